@@ -1,0 +1,3 @@
+"""wildtag: train and run sound taggers for wildlife and environmental audio."""
+
+__version__ = "0.1.0"

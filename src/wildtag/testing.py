@@ -1,0 +1,61 @@
+"""Helpers for tests and examples: small synthetic recordings written to disk.
+
+    >>> path = write_tone(tmp_path / "a.wav", sample_rate=16000, duration_s=1.0, freq_hz=440.0)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+def tone(
+    sample_rate: int, duration_s: float, freq_hz: float, amplitude: float = 0.5, num_channels: int = 1
+) -> np.ndarray:
+    """A sine tone as float32 samples, shaped (frames,) or (frames, channels)."""
+    t = np.arange(int(round(sample_rate * duration_s)), dtype=np.float64) / sample_rate
+    x = (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+    if num_channels == 1:
+        return x
+    # Each further channel is quieter, so tests can tell channels apart.
+    return np.stack([x / (c + 1) for c in range(num_channels)], axis=1)
+
+
+def write_tone(
+    path: str | Path,
+    sample_rate: int = 16000,
+    duration_s: float = 1.0,
+    freq_hz: float = 440.0,
+    amplitude: float = 0.5,
+    num_channels: int = 1,
+    subtype: str | None = None,
+) -> Path:
+    """Write a sine tone to ``path`` (format from the suffix) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, tone(sample_rate, duration_s, freq_hz, amplitude, num_channels), sample_rate, subtype=subtype)
+    return path
+
+
+def write_tone_bursts(
+    path: str | Path,
+    sample_rate: int,
+    duration_s: float,
+    bursts: list[tuple[float, float, float]],
+    noise_level: float = 0.01,
+    seed: int = 0,
+) -> Path:
+    """Write low noise with sine bursts ``(t0_s, t1_s, freq_hz)`` at known times: a tiny soundscape."""
+    rng = np.random.default_rng(seed)
+    n = int(round(sample_rate * duration_s))
+    x = (noise_level * rng.standard_normal(n)).astype(np.float32)
+    t = np.arange(n) / sample_rate
+    for t0, t1, f in bursts:
+        on = (t >= t0) & (t < t1)
+        x[on] += 0.5 * np.sin(2 * np.pi * f * t[on]).astype(np.float32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x, sample_rate)
+    return path
