@@ -59,3 +59,35 @@ def write_tone_bursts(
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, x, sample_rate)
     return path
+
+
+TONE_CLASSES = {"low": 800.0, "high": 3000.0}
+
+
+def write_tone_clip_dataset(
+    root: str | Path,
+    per_class: int = 6,
+    classes: dict[str, float] | None = None,
+    sample_rate: int = 16000,
+    duration_s: float = 3.0,
+    seed: int = 0,
+) -> Path:
+    """A tiny clip-labelled set: noisy tone bursts whose pitch gives the class; returns ``labels.csv``.
+
+    Each class gets ``per_class`` recordings; the last one of each class is marked ``validation``.
+    """
+    root = Path(root)
+    classes = classes or TONE_CLASSES
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, freq in classes.items():
+        for i in range(per_class):
+            start = float(rng.uniform(0.0, duration_s / 3))
+            bursts = [(start, start + duration_s / 2, freq * float(rng.uniform(0.95, 1.05)))]
+            name = f"audio/{label}_{i}.wav"
+            write_tone_bursts(root / name, sample_rate, duration_s, bursts, noise_level=0.05,
+                              seed=int(rng.integers(1 << 31)))
+            rows.append(f"{name},{label},{'validation' if i == per_class - 1 else 'train'}")
+    labels = root / "labels.csv"
+    labels.write_text("file,label,split\n" + "\n".join(rows) + "\n")
+    return labels

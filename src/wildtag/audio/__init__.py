@@ -1,0 +1,43 @@
+"""Audio in: probe headers, decode (soundfile), resample (soxr), stream, and cache decoded files.
+
+    >>> from wildtag.audio import load, probe
+    >>> probe("dawn.flac").duration_s
+    3600.0
+    >>> x = load("dawn.flac", sample_rate=32000, offset_s=60.0, duration_s=5.0)  # mono float32
+
+Every failure caused by a file raises :class:`AudioError`, whose message starts with the file's path.
+This package knows nothing of labels or models.
+"""
+
+from wildtag.audio.cache import DecodeCache
+from wildtag.audio.errors import AudioError
+from wildtag.audio.info import AudioInfo, probe
+from wildtag.audio.io import load
+from wildtag.audio.recording import (
+    Recording,
+    read_recordings,
+    recordings_from_frame,
+    recordings_to_frame,
+    write_recordings,
+)
+from wildtag.audio.resample import resample
+from wildtag.audio.scan import AUDIO_EXTENSIONS, is_audio_file, scan_audio
+from wildtag.audio.stream import stream_blocks
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioError",
+    "AudioInfo",
+    "DecodeCache",
+    "Recording",
+    "is_audio_file",
+    "load",
+    "probe",
+    "read_recordings",
+    "recordings_from_frame",
+    "recordings_to_frame",
+    "resample",
+    "scan_audio",
+    "stream_blocks",
+    "write_recordings",
+]

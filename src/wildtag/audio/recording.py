@@ -1,0 +1,201 @@
+"""One audio file as a record (:class:`Recording`) and tables of them (CSV / Parquet, lossless)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from wildtag.audio.info import probe
+
+
+@dataclass(frozen=True)
+class Recording:
+    """An audio file with what the rest of wildtag needs to know about it; ``id`` is what tables refer to.
+
+        >>> rec = Recording.from_file("site3/2024-05-01T05-00.flac", site="site3", lat=51.2, lon=-1.3)
+        >>> rec.id, rec.duration_s
+        ('2024-05-01T05-00', 3600.0)
+
+    ``start_datetime`` is an ISO 8601 string (``"2024-05-01T05:00:00+02:00"``). Numbers are stored as
+    plain Python ``int``/``float`` and a ``Path`` as ``str``, so records compare equal after a round-trip.
+    """
+
+    id: str
+    path: str
+    sample_rate: int
+    num_channels: int
+    duration_s: float
+    site: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    start_datetime: str | None = None
+
+    def __post_init__(self) -> None:
+        def fail(reason: str) -> None:
+            raise ValueError(f"recording {self.id!r} ({self.path}): {reason}")
+
+        set_ = object.__setattr__  # frozen: normalise types once, here
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError(f"recording id must be a non-empty string, got {self.id!r} ({self.path})")
+        set_(self, "path", str(self.path))
+        set_(self, "sample_rate", int(self.sample_rate))
+        set_(self, "num_channels", int(self.num_channels))
+        set_(self, "duration_s", float(self.duration_s))
+        if self.sample_rate <= 0:
+            fail(f"sample_rate must be > 0, got {self.sample_rate}")
+        if self.num_channels <= 0:
+            fail(f"num_channels must be > 0, got {self.num_channels}")
+        if not math.isfinite(self.duration_s) or self.duration_s < 0:
+            fail(f"duration_s must be finite and >= 0, got {self.duration_s}")
+        if self.site is not None:
+            set_(self, "site", str(self.site))
+        for name, limit in (("lat", 90.0), ("lon", 180.0)):
+            value = getattr(self, name)
+            if value is not None:
+                value = float(value)
+                if not -limit <= value <= limit:
+                    fail(f"{name} must be within [-{limit:g}, {limit:g}], got {value}")
+                set_(self, name, value)
+        if isinstance(self.start_datetime, datetime):
+            set_(self, "start_datetime", self.start_datetime.isoformat())
+        if self.start_datetime is not None:
+            try:  # "Z" is ISO 8601 but Python < 3.11 does not parse it
+                datetime.fromisoformat(str(self.start_datetime).replace("Z", "+00:00"))
+            except ValueError:
+                fail(f"start_datetime must be ISO 8601, got {self.start_datetime!r}")
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], id: str | None = None, **metadata: Any) -> Recording:
+        """Probe ``path`` (header only) and build its record; ``id`` defaults to the file name's stem.
+
+        ``metadata`` takes ``site``, ``lat``, ``lon``, ``start_datetime``. Raises ``AudioError`` for a bad file.
+        """
+        allowed = {"site", "lat", "lon", "start_datetime"}
+        unknown = sorted(set(metadata) - allowed)
+        if unknown:
+            raise TypeError(f"unknown recording metadata {unknown}; expected some of {sorted(allowed)}")
+        info = probe(path)
+        return cls(
+            id=Path(path).stem if id is None else id,
+            path=str(path),
+            sample_rate=info.sample_rate,
+            num_channels=info.num_channels,
+            duration_s=info.duration_s,
+            **metadata,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recording:
+        """Inverse of :meth:`to_dict`; missing optional keys are None, unknown keys are an error."""
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown recording field(s) {unknown}; expected {names}")
+        missing = [n for n in _REQUIRED if n not in data]
+        if missing:
+            raise ValueError(f"recording is missing required field(s) {missing}: {dict(data)}")
+        return cls(**data)
+
+
+COLUMNS = tuple(f.name for f in fields(Recording))
+_REQUIRED = ("id", "path", "sample_rate", "num_channels", "duration_s")
+_NUMERIC = {
+    "sample_rate": "int64",
+    "num_channels": "int64",
+    "duration_s": "float64",
+    "lat": "float64",
+    "lon": "float64",
+}
+_TEXT = ("id", "path", "site", "start_datetime")
+# pandas 3 parses floats exactly by default (and deprecates the option); pandas 2 needs asking.
+_ROUND_TRIP_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
+def recordings_to_frame(recs: Iterable[Recording]) -> pd.DataFrame:
+    """A table with one row per recording and the columns of :class:`Recording` (None -> NaN)."""
+    frame = pd.DataFrame([r.to_dict() for r in recs], columns=list(COLUMNS))
+    return frame.astype(_NUMERIC)
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
+
+
+def recordings_from_frame(frame: pd.DataFrame) -> list[Recording]:
+    """Records from a table made by :func:`recordings_to_frame` (or by hand); other columns are ignored.
+
+    Raises ``ValueError`` naming the row for a missing column, a bad value or a duplicate ``id``.
+    """
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise ValueError(f"recordings table lacks column(s) {missing}; it has {list(frame.columns)}")
+    present = [c for c in COLUMNS if c in frame.columns]
+    recs, seen = [], {}
+    for row_number, row in enumerate(frame[present].itertuples(index=False, name=None)):
+        data = {name: _cell(value) for name, value in zip(present, row, strict=True)}
+        for name in _TEXT:
+            if data.get(name) is not None:
+                data[name] = str(data[name])
+        try:
+            rec = Recording.from_dict(data)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"recordings table row {row_number}: {e}") from None
+        if rec.id in seen:
+            raise ValueError(f"recordings table row {row_number}: id {rec.id!r} repeats row {seen[rec.id]}")
+        seen[rec.id] = row_number
+        recs.append(rec)
+    return recs
+
+
+def write_recordings(recs: Iterable[Recording], path: str | os.PathLike[str]) -> Path:
+    """Write records to ``.csv`` or ``.parquet`` (by suffix), atomically; :func:`read_recordings` reads them."""
+    path = Path(path)
+    frame = recordings_to_frame(recs)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            raise ValueError(f"{path}: recordings are written as .csv or .parquet, not {path.suffix!r}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_recordings(path: str | os.PathLike[str]) -> list[Recording]:
+    """Read records written by :func:`write_recordings`; text stays text (``"007"`` is not read as 7)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix == ".csv":
+        frame = pd.read_csv(
+            path,
+            dtype={name: str for name in _TEXT},
+            keep_default_na=False,  # a site called "NA" stays "NA"; only empty cells are missing
+            na_values={name: [""] for name in ("site", "start_datetime", "lat", "lon")},
+            **_ROUND_TRIP_FLOATS,
+        )
+    else:
+        raise ValueError(f"{path}: recordings are read from .csv or .parquet, not {path.suffix!r}")
+    try:
+        return recordings_from_frame(frame)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
