@@ -1,0 +1,253 @@
+"""Cross-validation folds: a fold id per table row, never splitting a group (recording, site) across folds.
+
+    >>> folds = assign_folds(clips, 5, strategy="stratified", group_column="recording_id")
+    >>> train, valid = clips[folds != 0], clips[folds == 0]
+
+Strategies (``FOLD_STRATEGIES``): ``random`` (KFold), ``stratified`` (StratifiedKFold on the primary
+label), ``multilabel`` (iterstrat's MultilabelStratifiedKFold on multi-hot labels), ``group``
+(StratifiedGroupKFold on the primary label, or GroupKFold when the table has no label column).
+With ``group_column`` every strategy keeps each group's rows in one fold.
+
+Rare classes: a class with fewer rows (or groups) than ``n_folds`` cannot be in every fold. By default
+:func:`assign_folds` warns, naming those classes, and goes on: its rows still land in different folds.
+Pass ``rare_classes="error"`` to stop instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+from wildtag.registry import Registry
+
+if TYPE_CHECKING:
+    from wildtag.labels import ClassMap
+
+FOLD_STRATEGIES: Registry[np.ndarray] = Registry("fold strategy")
+
+_NO_LABEL = "<no label>"
+
+
+class RareClassWarning(UserWarning):
+    """Some class has fewer rows (or groups) than folds, so some validation folds lack it."""
+
+
+def assign_folds(
+    table: pd.DataFrame,
+    n_folds: int,
+    *,
+    strategy: str = "stratified",
+    label_column: str = "labels",
+    group_column: str | None = None,
+    class_map: ClassMap | None = None,
+    seed: int = 0,
+    rare_classes: Literal["warn", "error"] = "warn",
+) -> np.ndarray:
+    """Fold id (int64, 0..n_folds-1) for every row of ``table``.
+
+    ``label_column`` holds a label (str) or a list of labels whose first is the primary one (ClipLabels'
+    ``labels``; use ``"label"`` for an Event table). ``class_map`` fixes the classes of the multi-hot
+    matrix for ``multilabel`` (default: every label seen, sorted).
+    """
+    if rare_classes not in ("warn", "error"):
+        raise ValueError(f"rare_classes must be 'warn' or 'error', got {rare_classes!r}")
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    if group_column is not None and group_column not in table.columns:
+        raise ValueError(
+            f"group_column {group_column!r} is not a column; the table has {list(table.columns)}"
+        )
+    split = FOLD_STRATEGIES.get(strategy)
+    groups = table[group_column].to_numpy(object) if group_column is not None else None
+    n_units = len(table) if groups is None else len(pd.unique(groups))
+    if n_units < n_folds:
+        unit = "rows" if groups is None else f"distinct {group_column!r} groups"
+        raise ValueError(f"cannot make {n_folds} folds from {n_units} {unit}; use fewer folds")
+    folds = split(
+        table, n_folds, label_column=label_column, groups=groups, class_map=class_map, seed=seed,
+        rare_classes=rare_classes,
+    )  # fmt: skip
+    return np.asarray(folds, dtype=np.int64)
+
+
+@FOLD_STRATEGIES.register("random")
+def random_folds(
+    table: pd.DataFrame, n_folds: int, *, groups: np.ndarray | None, seed: int, **_
+) -> np.ndarray:
+    """Shuffled KFold over rows, or over whole groups."""
+    units, inverse = _units(table, groups)
+    unit_folds = _from_splits(KFold(n_folds, shuffle=True, random_state=seed).split(units), len(units))
+    return unit_folds[inverse]
+
+
+@FOLD_STRATEGIES.register("stratified")
+def stratified_folds(
+    table: pd.DataFrame,
+    n_folds: int,
+    *,
+    label_column: str,
+    groups: np.ndarray | None,
+    seed: int,
+    rare_classes: str,
+    **_,
+) -> np.ndarray:
+    """StratifiedKFold on the primary label (StratifiedGroupKFold when groups are given)."""
+    primary = _primary_labels(table, label_column)
+    _check_rare(pd.Series(primary), groups, n_folds, rare_classes)
+    if groups is None:
+        splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+        splits = _quiet(lambda: list(splitter.split(primary, primary)))
+    else:
+        splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        splits = _quiet(lambda: list(splitter.split(primary, primary, groups)))
+    return _from_splits(splits, len(table))
+
+
+@FOLD_STRATEGIES.register("group")
+def group_folds(
+    table: pd.DataFrame,
+    n_folds: int,
+    *,
+    label_column: str,
+    groups: np.ndarray | None,
+    seed: int,
+    rare_classes: str,
+    **_,
+) -> np.ndarray:
+    """Whole groups per fold: stratified by the primary label when the table has one, else GroupKFold."""
+    if groups is None:
+        raise ValueError("strategy 'group' needs group_column (e.g. 'recording_id' or 'site')")
+    if label_column in table.columns:
+        return stratified_folds(
+            table, n_folds, label_column=label_column, groups=groups, seed=seed, rare_classes=rare_classes
+        )
+    splitter = GroupKFold(n_folds, shuffle=True, random_state=seed)
+    return _from_splits(splitter.split(np.zeros(len(table)), groups=groups), len(table))
+
+
+@FOLD_STRATEGIES.register("multilabel")
+def multilabel_folds(
+    table: pd.DataFrame,
+    n_folds: int,
+    *,
+    label_column: str,
+    groups: np.ndarray | None,
+    class_map: ClassMap | None,
+    seed: int,
+    rare_classes: str,
+    **_,
+) -> np.ndarray:
+    """MultilabelStratifiedKFold on multi-hot labels; with groups, on each group's union of labels."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+    hot, names = _multi_hot(table, label_column, class_map)
+    units, inverse = _units(table, groups)
+    if groups is not None:
+        unit_hot = np.zeros((len(units), hot.shape[1]), dtype=np.int64)
+        np.maximum.at(unit_hot, inverse, hot)
+        hot = unit_hot
+    counts = pd.Series(hot.sum(axis=0), index=names)
+    _report_rare(counts[counts > 0], n_folds, rare_classes, "rows" if groups is None else "groups")
+    splitter = MultilabelStratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    unit_folds = _from_splits(splitter.split(hot, hot), len(units))
+    return unit_folds[inverse]
+
+
+def _units(table: pd.DataFrame, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """What gets split (rows, or distinct groups) and, per row, the index of its unit."""
+    if groups is None:
+        return np.arange(len(table)), np.arange(len(table))
+    inverse, units = pd.factorize(groups, use_na_sentinel=False)
+    return np.asarray(units, dtype=object), inverse
+
+
+def _from_splits(splits, n: int) -> np.ndarray:
+    folds = np.full(n, -1, dtype=np.int64)
+    for fold, (_, valid) in enumerate(splits):
+        folds[valid] = fold
+    return folds
+
+
+def _label_list(value) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    return [str(v) for v in value]
+
+
+def _primary_labels(table: pd.DataFrame, label_column: str) -> np.ndarray:
+    if label_column not in table.columns:
+        raise ValueError(
+            f"label_column {label_column!r} is not a column; the table has {list(table.columns)}"
+        )
+    return np.array([(_label_list(v) or [_NO_LABEL])[0] for v in table[label_column]], dtype=object)
+
+
+def _multi_hot(table: pd.DataFrame, label_column: str, class_map: ClassMap | None) -> tuple[np.ndarray, list]:
+    if label_column not in table.columns:
+        raise ValueError(
+            f"label_column {label_column!r} is not a column; the table has {list(table.columns)}"
+        )
+    rows = [_label_list(v) for v in table[label_column]]
+    names = list(class_map.names) if class_map is not None else sorted({n for r in rows for n in r})
+    lookup = {n: i for i, n in enumerate(names)}
+    hot = np.zeros((len(rows), len(names)), dtype=np.int64)
+    for i, row in enumerate(rows):
+        for name in row:
+            if name not in lookup:
+                raise ValueError(
+                    f"row {i}: label {name!r} of column {label_column!r} is not in the class map"
+                )
+            hot[i, lookup[name]] = 1
+    return hot, names
+
+
+def _check_rare(primary: pd.Series, groups: np.ndarray | None, n_folds: int, rare_classes: str) -> None:
+    if groups is None:
+        counts = primary.value_counts()
+    else:
+        counts = (
+            pd.DataFrame({"label": primary.to_numpy(), "group": groups}).groupby("label")["group"].nunique()
+        )
+    _report_rare(counts, n_folds, rare_classes, "rows" if groups is None else "groups")
+
+
+def _report_rare(counts: pd.Series, n_folds: int, rare_classes: str, unit: str) -> None:
+    rare = counts[counts < n_folds].sort_values()
+    if rare.empty:
+        return
+    listed = ", ".join(f"{name!r} ({count})" for name, count in rare.head(10).items())
+    more = f" and {len(rare) - 10} more" if len(rare) > 10 else ""
+    message = (
+        f"{len(rare)} class(es) have fewer {unit} than the {n_folds} folds, so some validation folds "
+        f"will lack them: {listed}{more}"
+    )
+    if rare_classes == "error":
+        raise ValueError(f"{message}. Use fewer folds, strategy='random', or rare_classes='warn'.")
+    warnings.warn(
+        f"{message}; their {unit} are spread over distinct folds.",
+        RareClassWarning,
+        stacklevel=_outside_level(),
+    )
+
+
+def _outside_level() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside this module."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _quiet(run: Callable[[], list]) -> list:
+    """Run a splitter without sklearn's own rare-class warning (ours names the classes)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*least populated class.*", category=UserWarning)
+        return run()

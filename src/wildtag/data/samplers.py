@@ -1,0 +1,96 @@
+"""Window samplers: what to read for training item ``i`` and what it should be taught.
+
+A sampler is a plain object with ``__len__`` (items per epoch) and ``item(index, rng)`` returning a
+:class:`~wildtag.data.items.WindowItem`. It never reads audio; :class:`~wildtag.data.dataset.WindowDataset`
+does. Samplers are found by name:
+
+    >>> sampler = create_sampler("event_window", events=events, durations_s=durations,
+    ...                          class_map=cmap, window_s=5.0)
+    >>> list_samplers()
+    ['box_crop', 'event_window', 'full_clip', 'random_window']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from wildtag.data.items import WindowItem
+from wildtag.data.targets import row_error
+from wildtag.registry import Registry
+
+
+@runtime_checkable
+class WindowSampler(Protocol):
+    """Anything that names a window and its target for each item index of an epoch."""
+
+    def __len__(self) -> int:
+        """Items per epoch."""
+        ...
+
+    def item(self, index: int, rng: np.random.Generator) -> WindowItem:
+        """The window for ``index``; all randomness comes from ``rng``."""
+        ...
+
+
+SAMPLERS: Registry[WindowSampler] = Registry("sampler")
+
+
+def create_sampler(name: str, /, **kwargs: Any) -> WindowSampler:
+    """Build the sampler registered under ``name`` with its keyword arguments."""
+    return SAMPLERS.create(name, **kwargs)
+
+
+def list_samplers(pattern: str = "*") -> list[str]:
+    """Registered sampler names matching a shell-style ``pattern``."""
+    return SAMPLERS.list(pattern)
+
+
+def require_columns(table: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise naming the missing columns of ``table`` (an Event or ClipLabels table)."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what} table lacks column(s) {missing}; it has {list(table.columns)}")
+
+
+def require_durations(table: pd.DataFrame, durations_s: Mapping[str, float], what: str) -> None:
+    """Every recording of ``table`` must have a known duration; raise naming the first row without."""
+    ids = table["recording_id"].to_numpy(object)
+    for i, rid in enumerate(ids):
+        if rid not in durations_s:
+            raise row_error(
+                table,
+                i,
+                f"recording {rid!r} of the {what} table has no duration in "
+                f"durations_s ({len(durations_s)} recordings known); index the recording or drop the row",
+            )
+
+
+def items_per_epoch(samples_per_epoch: int | None, num_rows: int, what: str) -> int:
+    """``samples_per_epoch`` when given (must be positive), else one item per row."""
+    if num_rows == 0:
+        raise ValueError(f"no {what} to sample from")
+    if samples_per_epoch is None:
+        return num_rows
+    if samples_per_epoch <= 0:
+        raise ValueError(f"samples_per_epoch must be positive, got {samples_per_epoch}")
+    return int(samples_per_epoch)
+
+
+def check_index(index: int, length: int) -> None:
+    if not 0 <= index < length:
+        raise IndexError(f"item index {index} outside the epoch's {length} items")
+
+
+def clamp_start(start_s: float, length_s: float, duration_s: float) -> float:
+    """Shift a window of ``length_s`` starting at ``start_s`` inside [0, duration_s]; start at 0 if too long.
+
+    recording  [0 ............ duration_s]
+    window                        [ start_s ... start_s + length_s ]  -> shifted left to end at duration_s
+    """
+    if duration_s <= length_s:
+        return 0.0
+    return float(min(max(start_s, 0.0), duration_s - length_s))
