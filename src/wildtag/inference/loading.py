@@ -1,0 +1,118 @@
+"""Load trained models for inference from a run directory (all folds) or one checkpoint.
+
+The architecture and preprocessing come from the checkpoint itself (DESIGN §2), never from flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from wildtag.models import Tagger
+
+# What must agree between the folds of one ensemble.
+_MUST_AGREE = ("sample_rate", "window_s", "class_names", "activation")
+
+
+class ModelLoadError(ValueError):
+    """A run directory or checkpoint that cannot be used for inference; the message names it."""
+
+
+@dataclass
+class Ensemble:
+    """The fold models of one run, with the preprocessing they share."""
+
+    models: list[nn.Module]
+    preprocessing: dict[str, Any]
+    checkpoints: list[Path] = field(default_factory=list)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.preprocessing["class_names"])
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.preprocessing["sample_rate"])
+
+    @property
+    def window_s(self) -> float:
+        return float(self.preprocessing["window_s"])
+
+    @property
+    def activation(self) -> str:
+        return str(self.preprocessing.get("activation", "sigmoid"))
+
+    def to(self, device: torch.device | str) -> Ensemble:
+        self.models = [m.to(device) for m in self.models]
+        return self
+
+    @torch.no_grad()
+    def scores(self, wave: torch.Tensor) -> torch.Tensor:
+        """Fold-averaged probabilities for a batch of windows ``(B, N) -> (B, K)``."""
+        total = None
+        for model in self.models:
+            logits = model(wave)["logits"].float()
+            probs = torch.softmax(logits, -1) if self.activation == "softmax" else torch.sigmoid(logits)
+            total = probs if total is None else total + probs
+        return total / len(self.models)
+
+
+def find_checkpoints(path: str | Path, folds: list[int] | None = None) -> list[Path]:
+    """``best.ckpt`` (else ``last.ckpt``) of each fold of a run directory, or the one checkpoint given."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ModelLoadError(f"{path}: no such run directory or checkpoint")
+    fold_dirs = sorted(path.glob("fold-*"), key=lambda p: int(p.name.split("-")[1]))
+    if folds is not None:
+        fold_dirs = [d for d in fold_dirs if int(d.name.split("-")[1]) in folds]
+    found = []
+    for fold_dir in fold_dirs:
+        for name in ("best.ckpt", "last.ckpt"):
+            if (fold_dir / "checkpoints" / name).exists():
+                found.append(fold_dir / "checkpoints" / name)
+                break
+    if not found:
+        raise ModelLoadError(f"{path}: no fold-K/checkpoints/best.ckpt or last.ckpt in this run directory")
+    return found
+
+
+def load_checkpoint_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """One Tagger, rebuilt from the preprocessing stored in its checkpoint."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise ModelLoadError(f"{path}: not a readable checkpoint ({error})") from None
+    meta = state.get("wildtag")
+    if not meta:
+        raise ModelLoadError(f"{path}: not a wildtag checkpoint (no 'wildtag' preprocessing record)")
+    preprocessing = dict(meta["preprocessing"])
+    preprocessing.setdefault("activation", meta.get("activation", "sigmoid"))
+    model = Tagger.from_preprocessing(preprocessing)
+    weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(weights)
+    return model.eval(), preprocessing
+
+
+def load_ensemble(path: str | Path, folds: list[int] | None = None) -> Ensemble:
+    """All fold models of a run (or one checkpoint), checked to share their preprocessing."""
+    checkpoints = find_checkpoints(path, folds)
+    models, first = [], None
+    for ckpt in checkpoints:
+        model, preprocessing = load_checkpoint_model(ckpt)
+        if first is None:
+            first = preprocessing
+        else:
+            for key in _MUST_AGREE:
+                if preprocessing.get(key) != first.get(key):
+                    raise ModelLoadError(
+                        f"{ckpt}: {key} differs from {checkpoints[0]} "
+                        f"({preprocessing.get(key)!r} vs {first.get(key)!r}); these folds cannot be averaged"
+                    )
+        models.append(model)
+    return Ensemble(models, first or {}, checkpoints)

@@ -1,0 +1,36 @@
+"""One place that knows every registry, for ``wildtag list`` and the registry smoke tests."""
+
+from __future__ import annotations
+
+from wildtag.registry import Registry
+
+
+def registries() -> dict[str, Registry]:
+    """Every registry of swappable parts, by kind."""
+    from wildtag.data import SAMPLERS
+    from wildtag.features import FRONTENDS
+    from wildtag.inference.aggregate import AGGREGATORS
+    from wildtag.losses import LOSSES
+    from wildtag.models import BACKBONES, HEADS
+
+    return {
+        "frontend": FRONTENDS,
+        "backbone": BACKBONES,
+        "head": HEADS,
+        "loss": LOSSES,
+        "sampler": SAMPLERS,
+        "aggregator": AGGREGATORS,
+    }
+
+
+def list_parts(kind: str, pattern: str = "*") -> list[str]:
+    """Registered names of one kind matching ``pattern``; backbones add timm's model names."""
+    all_registries = registries()
+    if kind not in all_registries:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(all_registries)}")
+    names = all_registries[kind].list(pattern)
+    if kind == "backbone":
+        import timm
+
+        names += [n for n in timm.list_models(pattern) if n not in names]
+    return names

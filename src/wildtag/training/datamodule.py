@@ -1,0 +1,181 @@
+"""Where one fold's training and validation windows come from (a LightningDataModule).
+
+Training windows come from the recipe's registered sampler; validation windows are planned the way
+``predict`` plans them (sliding windows over each validation recording, for clip labels) or taken once,
+deterministically, from the sampler (for boxes), so that validation measures what inference will do.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from wildtag.audio import DecodeCache
+from wildtag.config import ExperimentConfig, Part
+from wildtag.data import SAMPLERS, WindowDataset, WindowItem, clip_targets, collate_windows
+from wildtag.inference.plan import window_spans
+from wildtag.training.prepare import LabelledData
+
+
+class PlannedWindows:
+    """A fixed list of windows, as a sampler: item ``i`` is always the same window."""
+
+    def __init__(self, items: list[WindowItem]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def item(self, index: int, rng: np.random.Generator) -> WindowItem:
+        return self.items[index]
+
+
+class EpochedDataset(Dataset):
+    """Gives a dataset the epoch with each index, so item randomness is fixed by (seed, epoch, index)
+    in every worker process, without relying on the worker seeing ``set_epoch`` calls."""
+
+    def __init__(self, dataset: WindowDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        epoch, index = key
+        self.dataset.set_epoch(epoch)
+        return self.dataset[index]
+
+
+class EpochShuffleSampler(Sampler):
+    """Yields ``(epoch, index)`` in an order shuffled by (seed, epoch); Lightning calls ``set_epoch``."""
+
+    def __init__(self, length: int, seed: int, shuffle: bool = True):
+        self.length, self.seed, self.shuffle, self.epoch = length, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = np.arange(self.length)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.length)
+        return iter([(self.epoch, int(i)) for i in order])
+
+
+def create_sampler_for(part: Part, **available) -> object:
+    """Build a registered sampler, passing only the shared arguments its factory accepts."""
+    factory = SAMPLERS.get(part.name)
+    params = inspect.signature(factory).parameters
+    accepted = {k: v for k, v in available.items() if k in params}
+    return factory(**accepted, **part.kwargs)
+
+
+@dataclass
+class ValidPlan:
+    """Validation windows plus how they pool: window ``i`` belongs to group ``groups[i]``."""
+
+    windows: PlannedWindows
+    groups: np.ndarray
+    targets: np.ndarray  # (G, K)
+    group_ids: list[str]  # recording id per group (or "rid@t0-t1" per box window)
+
+
+def plan_clip_validation(data: LabelledData, rows: pd.DataFrame, window_s: float, hop_s: float) -> ValidPlan:
+    """Sliding windows over each validation recording; one group (and one target row) per recording."""
+    items, groups, targets, ids = [], [], [], []
+    for group, (rid, rec_rows) in enumerate(rows.groupby("recording_id", sort=True)):
+        labels = sorted({x for ls in rec_rows["labels"] for x in ls})
+        secondary = sorted({x for ls in rec_rows["secondary_labels"] for x in ls})
+        target = clip_targets(labels, secondary, data.class_map)
+        for t0, t1 in window_spans(data.durations_s[rid], window_s, hop_s):
+            items.append(WindowItem(rid, float(t0), float(t1), target))
+            groups.append(group)
+        targets.append(target)
+        ids.append(str(rid))
+    return ValidPlan(PlannedWindows(items), np.asarray(groups), np.stack(targets), ids)
+
+
+def plan_event_validation(sampler: object, seed: int) -> ValidPlan:
+    """One deterministic draw of the sampler's windows; each window is its own group."""
+    items = [sampler.item(i, np.random.default_rng([seed, i])) for i in range(len(sampler))]
+    ids = [f"{it.recording_id}@{it.t0_s:.3f}-{it.t1_s:.3f}" for it in items]
+    return ValidPlan(PlannedWindows(items), np.arange(len(items)), np.stack([it.target for it in items]), ids)
+
+
+class FoldDataModule(L.LightningDataModule):
+    """Training and validation loaders for one fold."""
+
+    def __init__(self, cfg: ExperimentConfig, data: LabelledData, train_rows: pd.DataFrame,
+                 valid_rows: pd.DataFrame, cache_dir: Path, seed: int):
+        super().__init__()
+        self.cfg, self.data, self.seed = cfg, data, seed
+        audio = cfg.audio
+        self.cache = DecodeCache(cache_dir, audio.sample_rate)
+        common = dict(durations_s=data.durations_s, class_map=data.class_map, window_s=audio.window_s)
+        table_key = "clip_labels" if data.kind == "clips" else "events"
+        self.train_sampler = create_sampler_for(cfg.sampler.train, **{table_key: train_rows}, **common)
+        if data.kind == "clips":
+            hop_s = cfg.inference.hop_s or audio.window_s
+            self.valid_plan = plan_clip_validation(data, valid_rows, audio.window_s, hop_s)
+        else:
+            valid_sampler = create_sampler_for(cfg.sampler.train, **{table_key: valid_rows}, **common)
+            self.valid_plan = plan_event_validation(valid_sampler, seed)
+
+    def read(self, recording_id: str, t0_s: float, t1_s: float) -> np.ndarray:
+        return self.cache.read(self.data.paths[recording_id], t0_s, t1_s)
+
+    def _dataset(self, sampler: object) -> WindowDataset:
+        audio = self.cfg.audio
+        return WindowDataset(sampler, self.read, sample_rate=audio.sample_rate, window_s=audio.window_s,
+                             seed=self.seed)
+
+    def _loader(self, sampler: object, shuffle: bool) -> DataLoader:
+        dataset = self._dataset(sampler)
+        workers = self.cfg.trainer.num_workers
+        return DataLoader(
+            EpochedDataset(dataset),
+            batch_size=self.cfg.trainer.batch_size,
+            sampler=EpochShuffleSampler(len(dataset), self.seed, shuffle=shuffle),
+            num_workers=workers,
+            collate_fn=collate_windows,
+            persistent_workers=workers > 0,
+            drop_last=False,
+        )
+
+    def warm_cache(self, show_progress: bool = True) -> None:
+        """Decode every recording once into the cache before workers start (in this process)."""
+        from wildtag.progress import progress
+
+        for path in progress(sorted(set(self.data.paths.values())), "decode cache", enabled=show_progress):
+            self.cache.get(path)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_sampler, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.valid_plan.windows, shuffle=False)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        batches = -(-len(self.train_sampler) // self.cfg.trainer.batch_size)
+        return -(-batches // self.cfg.trainer.accumulate_grad_batches)
+
+
+def fold_seed(seed: int, fold: int) -> int:
+    """Each fold's seed, derived from the run seed."""
+    return int(np.random.default_rng([seed, fold]).integers(2**31 - 1))
+
+
+def torch_generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)

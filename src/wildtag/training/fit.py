@@ -1,0 +1,231 @@
+"""``wildtag train``: the fold loop. Each fold trains with Lightning, keeps its best and last checkpoints,
+scores its held-out recordings (out-of-fold predictions) and records its metrics; a run directory that
+was interrupted resumes from each fold's last checkpoint and skips folds already finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from wildtag.config import ExperimentConfig, load_config
+from wildtag.data import assign_folds
+from wildtag.inference.aggregate import create_aggregator
+from wildtag.losses import create_loss
+from wildtag.metrics import evaluate
+from wildtag.models import create_tagger
+from wildtag.runtime import configure_threads
+from wildtag.training.datamodule import FoldDataModule, fold_seed
+from wildtag.training.module import TaggerModule
+from wildtag.training.prepare import LabelledData, prepare_data
+from wildtag.training.run_dir import new_run_dir, write_atomic, write_provenance
+
+log = logging.getLogger(__name__)
+
+SOFTMAX_LOSSES = {"cross_entropy"}
+
+
+def set_threads(cfg: ExperimentConfig) -> int:
+    """Torch threads for training: the cores the data workers leave free (or ``trainer.threads``)."""
+    return configure_threads(cfg.trainer.num_workers, cfg.trainer.threads)
+
+
+def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(train rows, valid rows) per fold: the published split if the recipe names one, else k folds."""
+    table = data.table
+    if cfg.data.split_column:
+        column = cfg.data.split_column
+        if column not in table.columns:
+            raise ValueError(f"data.split_column={column!r} is not a column of the labels: {list(table.columns)}")
+        train = table[table[column].astype(str) == cfg.data.train_split]
+        valid = table[table[column].astype(str) == cfg.data.valid_split]
+        if train.empty or valid.empty:
+            raise ValueError(
+                f"split column {column!r} has {len(train)} rows {cfg.data.train_split!r} and "
+                f"{len(valid)} rows {cfg.data.valid_split!r}; both must be non-empty"
+            )
+        return [(train.reset_index(drop=True), valid.reset_index(drop=True))]
+    if data.kind == "events":
+        # Folds over recordings, so that boxes of one recording never sit on both sides.
+        per_rec = table[table["present"]].groupby("recording_id")["label"].agg(lambda s: sorted(set(s)))
+        recs = pd.DataFrame({"recording_id": list(data.paths)})
+        recs["labels"] = [per_rec.get(r, []) for r in recs["recording_id"]]
+        fold_of = dict(zip(recs["recording_id"], assign_folds(
+            recs, cfg.folds.n_folds, strategy=cfg.folds.strategy, group_column=cfg.folds.group_column,
+            class_map=data.class_map, seed=cfg.seed)))
+        fold_ids = table["recording_id"].map(fold_of).to_numpy()
+    else:
+        fold_ids = assign_folds(table, cfg.folds.n_folds, strategy=cfg.folds.strategy,
+                                group_column=cfg.folds.group_column, class_map=data.class_map, seed=cfg.seed)
+    return [
+        (table[fold_ids != k].reset_index(drop=True), table[fold_ids == k].reset_index(drop=True))
+        for k in range(cfg.folds.n_folds)
+    ]
+
+
+def precision_for(cfg: ExperimentConfig) -> str:
+    """``auto``: bf16 autocast on a CUDA device, full fp32 on CPU (CPU autocast is slower here)."""
+    if cfg.trainer.precision != "auto":
+        return "32-true" if cfg.trainer.precision == "32" else cfg.trainer.precision
+    return "bf16-mixed" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "32-true"
+
+
+def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) -> TaggerModule:
+    """Model, loss and validation plan for one fold, from the recipe."""
+    model = create_tagger(
+        cfg.model.model_dump(mode="json") | {
+            "frontend": cfg.model.frontend.spec(), "backbone": cfg.model.backbone.spec(),
+            "head": cfg.model.head.spec(),
+        },
+        num_classes=len(data.class_map),
+        sample_rate=cfg.audio.sample_rate,
+        window_s=cfg.audio.window_s,
+        class_names=list(data.class_map.names),
+    )
+    activation = "softmax" if cfg.loss.name in SOFTMAX_LOSSES else "sigmoid"
+    model.preprocessing["activation"] = activation
+    model.preprocessing["hop_s"] = cfg.inference.hop_s or cfg.audio.window_s
+    model.preprocessing["aggregate"] = cfg.inference.aggregate.spec()
+    return TaggerModule(
+        model,
+        create_loss(cfg.loss.name, **cfg.loss.kwargs),
+        optimizer=cfg.optimizer,
+        schedule=cfg.schedule,
+        steps_per_epoch=dm.steps_per_epoch,
+        epochs=cfg.trainer.epochs,
+        activation=activation,
+        valid_groups=dm.valid_plan.groups,
+        valid_targets=dm.valid_plan.targets,
+        aggregate=create_aggregator(cfg.inference.aggregate.name, **cfg.inference.aggregate.kwargs),
+        use_boxes=cfg.model.box_crop is not None,
+        config=cfg.model_dump(mode="json"),
+    )
+
+
+def _trainer(cfg: ExperimentConfig, fold_dir: Path, show_progress: bool) -> L.Trainer:
+    checkpoints = ModelCheckpoint(
+        dirpath=fold_dir / "checkpoints", filename="best", monitor=cfg.trainer.monitor, mode=cfg.trainer.monitor_mode,
+        save_last=True, save_top_k=1, enable_version_counter=False,
+    )
+    callbacks: list = [checkpoints]
+    if show_progress:
+        callbacks.append(RichProgressBar() if _is_terminal() else TQDMProgressBar(refresh_rate=10))
+    return L.Trainer(
+        max_epochs=cfg.trainer.epochs,
+        accelerator="cpu" if cfg.trainer.accelerator == "cpu" else cfg.trainer.accelerator,
+        devices=1,
+        precision=precision_for(cfg),
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
+        callbacks=callbacks,
+        logger=CSVLogger(fold_dir, name="logs"),  # version_N: a resumed run adds one, never erases
+        enable_progress_bar=show_progress,
+        enable_model_summary=False,
+        deterministic=True,
+        log_every_n_steps=10,
+        num_sanity_val_steps=0,
+    )
+
+
+def _is_terminal() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def write_oof(path: Path, module: TaggerModule, dm: FoldDataModule, class_names: list[str]) -> pd.DataFrame:
+    """Out-of-fold scores per validation group (recording, or box window) with their targets."""
+    scores = module.pooled_valid_scores()
+    frame = pd.DataFrame({"recording_id": dm.valid_plan.group_ids})
+    frame = pd.concat(
+        [frame,
+         pd.DataFrame(scores, columns=class_names),
+         pd.DataFrame(dm.valid_plan.targets, columns=[f"target:{c}" for c in class_names])],
+        axis=1,
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return frame
+
+
+def train_fold(cfg: ExperimentConfig, data: LabelledData, fold: int, rows: tuple[pd.DataFrame, pd.DataFrame],
+               run_dir: Path, cache_dir: Path, show_progress: bool) -> dict[str, Any]:
+    """Train, checkpoint and score one fold; resumes from ``last.ckpt`` when there is one."""
+    fold_dir = run_dir / f"fold-{fold}"
+    fold_dir.mkdir(exist_ok=True)
+    seed = fold_seed(cfg.seed, fold)
+    L.seed_everything(seed, workers=True, verbose=False)
+    dm = FoldDataModule(cfg, data, rows[0], rows[1], cache_dir, seed)
+    dm.warm_cache(show_progress)
+    module = build_module(cfg, data, dm)
+    trainer = _trainer(cfg, fold_dir, show_progress)
+    last = fold_dir / "checkpoints" / "last.ckpt"
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+    best = fold_dir / "checkpoints" / "best.ckpt"
+    if best.exists():
+        state = torch.load(best, map_location="cpu", weights_only=False)
+        module.load_state_dict(state["state_dict"])
+    trainer.validate(module, datamodule=dm, verbose=False)
+    names = list(data.class_map.names)
+    oof = write_oof(fold_dir / "oof.parquet", module, dm, names)
+    metrics = evaluate(oof[[f"target:{c}" for c in names]].to_numpy(), oof[names].to_numpy(), names)
+    metrics["n_train"], metrics["n_valid"] = len(rows[0]), len(rows[1])
+    write_atomic(fold_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def overall_metrics(run_dir: Path, folds: list[int], class_names: list[str]) -> dict[str, Any]:
+    """Metrics on all out-of-fold predictions together."""
+    oof = pd.concat([pd.read_parquet(run_dir / f"fold-{k}" / "oof.parquet") for k in folds], ignore_index=True)
+    return evaluate(oof[[f"target:{c}" for c in class_names]].to_numpy(), oof[class_names].to_numpy(), class_names)
+
+
+def fit(cfg: ExperimentConfig, out: str | Path | None = None, *, resume: bool = False,
+        show_progress: bool = True, argv: list[str] | None = None) -> Path:
+    """Train every fold of ``cfg`` into a new run directory (or resume ``out``); returns the run directory."""
+    if resume:
+        if out is None or not Path(out).is_dir():
+            raise FileNotFoundError(f"--resume needs an existing run directory, got {out}")
+        run_dir = Path(out)
+        cfg = load_config(run_dir / "config.yaml")
+    else:
+        root, name = (Path(out).parent, Path(out).name) if out else (Path("runs"), cfg.name)
+        run_dir = new_run_dir(root, name)
+        write_provenance(run_dir, cfg.to_yaml(), argv)
+    set_threads(cfg)
+    data = prepare_data(cfg.data, show_progress=show_progress)
+    data.class_map.to_json(run_dir / "classes.json")
+    skipped = data.skipped_frame()
+    if len(skipped):
+        skipped.to_csv(run_dir / "errors.csv", index=False)
+        log.warning("skipped %d recording(s); see %s", len(skipped), run_dir / "errors.csv")
+    cache_dir = cfg.data.cache_dir or run_dir.parent / ".cache"
+    splits = split_folds(cfg, data)
+    folds = cfg.folds.run if (cfg.folds.run is not None and not cfg.data.split_column) else list(range(len(splits)))
+    per_fold: dict[str, Any] = {}
+    for fold in folds:
+        done = run_dir / f"fold-{fold}" / "metrics.json"
+        if done.exists():
+            per_fold[f"fold-{fold}"] = json.loads(done.read_text())
+            continue
+        per_fold[f"fold-{fold}"] = train_fold(cfg, data, fold, splits[fold], run_dir, cache_dir, show_progress)
+    names = list(data.class_map.names)
+    summary = {"overall": overall_metrics(run_dir, folds, names), "folds": per_fold,
+               "n_skipped_recordings": len(skipped)}
+    write_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    return run_dir
+
+
+def fit_from_files(recipe: str | Path, overrides: list[str] | None = None, **kwargs: Any) -> Path:
+    """Convenience: load a recipe with overrides, then :func:`fit`."""
+    return fit(load_config(recipe, overrides), **kwargs)

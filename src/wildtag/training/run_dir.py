@@ -1,0 +1,81 @@
+"""The experiment directory (DESIGN §4): a new folder per run, with everything needed to trust it later.
+
+    runs/<name>/
+      config.yaml  command  commit  environment  classes.json  metrics.json  errors.csv
+      fold-K/checkpoints/{best,last}.ckpt  fold-K/oof.parquet  fold-K/logs/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def new_run_dir(root: str | Path, name: str) -> Path:
+    """Create ``root/name``, or ``root/name-2``, ``-3``... so that a run never overwrites another."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"{root}: too many runs named {name!r}")
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write text so that ``path`` only ever holds a complete file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """``<hash>`` or ``<hash>-dirty`` of the checkout that runs this, or ``unknown`` outside git."""
+    here = cwd or Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+def environment() -> dict[str, Any]:
+    """Versions and device, for the run's ``environment`` file."""
+    import lightning
+    import numpy
+    import timm
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "lightning": lightning.__version__,
+        "numpy": numpy.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def write_provenance(run_dir: Path, config_yaml: str, argv: list[str] | None = None) -> None:
+    """Write ``config.yaml``, ``command``, ``commit`` and ``environment`` into the run directory."""
+    write_atomic(run_dir / "config.yaml", config_yaml)
+    write_atomic(run_dir / "command", " ".join(argv if argv is not None else sys.argv) + "\n")
+    write_atomic(run_dir / "commit", git_commit() + "\n")
+    write_atomic(run_dir / "environment", json.dumps(environment(), indent=2) + "\n")
