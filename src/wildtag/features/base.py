@@ -1,0 +1,203 @@
+"""The frontend contract: a torch module turning waveforms into spectrogram images inside the model.
+
+A frontend maps ``wave`` shaped ``(batch, samples)`` to ``(batch, channels, freq_bins, frames)`` float32:
+
+    wave (B, N) --STFT--> power (B, n_fft//2+1, T) --project--> (B, F, T) --scale--> dB / log
+                --normalize--> per-bin / batchnorm --[+ frequency coordinate channel]--> (B, C, F, T)
+
+Frequency bin 0 is the lowest frequency; frame ``t`` is centred on sample ``t * hop_length``
+(``center=True``), so ``num_frames(n) == n // hop_length + 1``. Subclasses only choose the projection
+(linear bins, mel bands); scaling, normalisation and the coordinate channel are shared here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from wildtag.registry import Registry
+
+FRONTENDS: Registry[Frontend] = Registry("frontend")
+
+SCALES = ("db", "log", "none")
+NORMALIZATIONS = ("per_bin", "batchnorm", "none")
+_LOG_OFFSET = 1e-6
+_NORM_EPS = 1e-5
+
+
+def create_frontend(name: str, /, **kwargs: object) -> Frontend:
+    """Build the frontend registered under ``name``.
+
+    >>> frontend = create_frontend("logmel", sample_rate=32000, n_mels=64)
+    >>> frontend(torch.zeros(2, 32000)).shape
+    torch.Size([2, 1, 64, 101])
+    """
+    return FRONTENDS.create(name, **kwargs)
+
+
+def list_frontends(pattern: str = "*") -> list[str]:
+    """Names of the registered frontends matching a shell-style ``pattern``."""
+    return FRONTENDS.list(pattern)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(repr(c) for c in choices)}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+class Frontend(nn.Module):
+    """Base class of waveform -> ``(B, C, F, T)`` spectrogram frontends (STFT in float32, on any device).
+
+    Attributes: ``sample_rate``, ``n_fft``, ``hop_length``, ``win_length``, ``n_bins`` (F),
+    ``out_channels`` (C: 1, or 2 with the frequency coordinate channel), ``frames_per_s`` and the buffer
+    ``freq_hz`` (the centre frequency of each output bin, ascending).
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        *,
+        n_fft: int,
+        hop_length: int,
+        win_length: int | None,
+        power: float,
+        scale: str,
+        top_db: float | None,
+        normalize: str,
+        freq_coord: bool,
+        freq_hz: Tensor,
+    ):
+        super().__init__()
+        _check_positive("sample_rate", sample_rate)
+        _check_positive("n_fft", n_fft)
+        _check_positive("hop_length", hop_length)
+        _check_positive("power", power)
+        win_length = n_fft if win_length is None else int(win_length)
+        if not 0 < win_length <= n_fft:
+            raise ValueError(f"win_length must be in (0, n_fft={n_fft}], got {win_length}")
+        _check_choice("scale", scale, SCALES)
+        _check_choice("normalize", normalize, NORMALIZATIONS)
+        if top_db is not None:
+            _check_positive("top_db", top_db)
+        if freq_hz.ndim != 1 or len(freq_hz) == 0:
+            raise ValueError("a frontend needs at least one output frequency bin")
+        self.sample_rate = int(sample_rate)
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.win_length = win_length
+        self.power = float(power)
+        self.scale = scale
+        self.top_db = None if top_db is None else float(top_db)
+        self.normalize = normalize
+        self.freq_coord = bool(freq_coord)
+        self.n_bins = len(freq_hz)
+        self.out_channels = 2 if freq_coord else 1
+        # Derived from the settings, so left out of the state dict.
+        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
+        self.register_buffer("freq_hz", freq_hz.to(torch.float32), persistent=False)
+        # PANNs' "bn0": one BatchNorm channel per frequency bin.
+        self.bn = nn.BatchNorm2d(self.n_bins) if normalize == "batchnorm" else None
+
+    @property
+    def frames_per_s(self) -> float:
+        """Spectrogram frames per second of audio."""
+        return self.sample_rate / self.hop_length
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames produced for a waveform of ``num_samples`` (centred STFT)."""
+        return int(num_samples) // self.hop_length + 1
+
+    def project(self, spec: Tensor) -> Tensor:
+        """Map the one-sided STFT ``|X|**power`` (B, n_fft//2+1, T) to the output bins (B, F, T)."""
+        raise NotImplementedError
+
+    def forward(self, wave: Tensor) -> Tensor:
+        """Spectrogram images ``(B, C, F, T)`` float32 of waveforms ``(B, N)`` (or ``(B, 1, N)``)."""
+        wave = self._check_wave(wave)
+        # The STFT, the dB scale and the statistics lose too much in float16: always float32.
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            spec = self.project(self._stft_power(wave.float()))
+            spec = self._scale(spec).unsqueeze(1)
+            spec = self._normalize(spec)
+            if self.freq_coord:
+                coord = torch.linspace(-1.0, 1.0, self.n_bins, device=spec.device, dtype=spec.dtype)
+                coord = coord.view(1, 1, -1, 1).expand(spec.shape[0], 1, -1, spec.shape[-1])
+                spec = torch.cat([spec, coord], dim=1)
+        return spec
+
+    def _check_wave(self, wave: Tensor) -> Tensor:
+        if wave.ndim == 3 and wave.shape[1] == 1:
+            wave = wave[:, 0]
+        if wave.ndim != 2:
+            raise ValueError(f"expected waveforms shaped (batch, samples), got {tuple(wave.shape)}")
+        if wave.shape[-1] <= self.n_fft // 2:
+            raise ValueError(
+                f"waveforms of {wave.shape[-1]} samples are too short for n_fft={self.n_fft}: "
+                f"need more than {self.n_fft // 2} samples ({(self.n_fft // 2 + 1) / self.sample_rate:.4f} s)"
+            )
+        return wave
+
+    def _stft_power(self, wave: Tensor) -> Tensor:
+        stft = torch.stft(
+            wave,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window.float(),  # float32 even if the model was cast to half
+            center=True,
+            pad_mode="reflect",
+            return_complex=True,
+        )
+        if self.power == 2.0:
+            return stft.real.square() + stft.imag.square()
+        magnitude = stft.abs()
+        return magnitude if self.power == 1.0 else magnitude.pow(self.power)
+
+    def _scale(self, spec: Tensor) -> Tensor:
+        if self.scale == "log":
+            return torch.log(spec + _LOG_OFFSET)
+        if self.scale == "none":
+            return spec
+        # dB of |X|**power: 10*log10(|X|**2) = (20 / power) * log10(|X|**power); floor |X|**2 at 1e-10.
+        amin = 1e-10 ** (self.power / 2.0)
+        db = (20.0 / self.power) * torch.log10(spec.clamp_min(amin))
+        if self.top_db is not None:
+            floor = db.amax(dim=(-2, -1), keepdim=True) - self.top_db
+            db = torch.maximum(db, floor)
+        return db
+
+    def _normalize(self, spec: Tensor) -> Tensor:
+        if self.normalize == "per_bin":
+            mean = spec.mean(dim=-1, keepdim=True)
+            std = spec.std(dim=-1, keepdim=True, unbiased=False)
+            return (spec - mean) / std.clamp_min(_NORM_EPS)
+        if self.normalize == "batchnorm":
+            return self.bn(spec.transpose(1, 2)).transpose(1, 2)
+        return spec
+
+    def extra_repr(self) -> str:
+        return (
+            f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
+            f"n_bins={self.n_bins}, scale={self.scale!r}, normalize={self.normalize!r}, "
+            f"freq_coord={self.freq_coord}"
+        )
+
+
+def resolve_band(sample_rate: int, f_min: float, f_max: float | None) -> tuple[float, float]:
+    """Check a frequency band against Nyquist; ``f_max=None`` means Nyquist."""
+    nyquist = sample_rate / 2.0
+    f_max = nyquist if f_max is None else float(f_max)
+    if not (math.isfinite(f_min) and f_min >= 0):
+        raise ValueError(f"f_min must be >= 0 Hz, got {f_min!r}")
+    if f_max > nyquist:
+        raise ValueError(f"f_max={f_max} Hz is above Nyquist ({nyquist} Hz at sample_rate={sample_rate})")
+    if not f_min < f_max:
+        raise ValueError(f"f_min ({f_min} Hz) must be below f_max ({f_max} Hz)")
+    return float(f_min), f_max
