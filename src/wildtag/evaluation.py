@@ -88,7 +88,7 @@ def evaluate_files(predictions_path: str | Path, labels_path: str | Path, *, thr
         matched = predictions[predictions["_key"].isin(by_rec)]
         targets = np.stack([
             event_targets(t0, t1, by_rec[k], class_map, unknown="zero")[0]
-            for k, t0, t1 in zip(matched["_key"], matched["t0_s"], matched["t1_s"])
+            for k, t0, t1 in zip(matched["_key"], matched["t0_s"], matched["t1_s"], strict=True)
         ]) if len(matched) else np.zeros((0, len(class_map)))
     if len(matched) == 0:
         raise LabelError(str(labels_path), None, "no prediction matches a labelled recording (compared file stems)")

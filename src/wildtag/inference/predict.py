@@ -114,7 +114,7 @@ def predict(
             if batch["wave"] is not None:
                 with autocast:
                     scores = ensemble.scores(batch["wave"].to(device, non_blocking=True)).float().cpu().numpy()
-                for file_index, t0_s, row in zip(batch["file_index"], batch["t0_s"], scores):
+                for file_index, t0_s, row in zip(batch["file_index"], batch["t0_s"], scores, strict=True):
                     pending.setdefault(file_index, []).append((t0_s, row))
             for event in batch["events"]:
                 i = event["file_index"]

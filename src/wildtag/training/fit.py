@@ -61,7 +61,7 @@ def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.Data
         recs["labels"] = [per_rec.get(r, []) for r in recs["recording_id"]]
         fold_of = dict(zip(recs["recording_id"], assign_folds(
             recs, cfg.folds.n_folds, strategy=cfg.folds.strategy, group_column=cfg.folds.group_column,
-            class_map=data.class_map, seed=cfg.seed)))
+            class_map=data.class_map, seed=cfg.seed), strict=True))
         fold_ids = table["recording_id"].map(fold_of).to_numpy()
     else:
         fold_ids = assign_folds(table, cfg.folds.n_folds, strategy=cfg.folds.strategy,
