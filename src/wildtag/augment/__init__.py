@@ -1,0 +1,1 @@
+"""Augmentations: waveform transforms on CPU workers, spectrogram transforms and batch mixing on the device."""
