@@ -5,6 +5,7 @@
 ...                        "head": {"name": "attention"}}, num_classes=5, sample_rate=32000)
 """
 
+from wildtag.models import fat2019, keras_attention  # noqa: F401  (registers their backbones and heads)
 from wildtag.models.backbones import (
     BACKBONES,
     TimmBackbone,
