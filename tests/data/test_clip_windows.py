@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wildtag.data import FullClipSampler, RandomWindowSampler, create_sampler
+from wildtag.data import FullClipSampler, RandomWindowSampler, WindowDataset, collate_windows, create_sampler
 from wildtag.labels import ClassMap, LabelError, make_clip_labels
 
 DURATIONS_S = {"long": 30.0, "short": 2.0, "scape": 600.0}
@@ -84,3 +84,54 @@ def test_bad_rows_are_named(clips, class_map):
     outside = clips.assign(t0_s=[np.nan, np.nan, 700.0], t1_s=[np.nan, np.nan, 710.0])
     with pytest.raises(LabelError, match=r"train\.csv:4: labelled span 700\.0\.\.710\.0 s"):
         RandomWindowSampler(outside, DURATIONS_S, class_map, window_s=5.0)
+
+
+@pytest.fixture
+def weak_clips(clips):
+    """Two curated rows (weight column NaN: 1) and one weak external row whose negatives count 0.1."""
+    return clips.assign(negative_weight=[np.nan, 0.1, 0.25])
+
+
+def test_without_negative_weight_items_weigh_one(clips, class_map):
+    item = RandomWindowSampler(clips, DURATIONS_S, class_map, window_s=5.0).item(0, np.random.default_rng(0))
+    assert item.weight == 1.0
+
+
+@pytest.mark.parametrize("name", ["random_window", "full_clip"])
+def test_negative_weight_weighs_unlabelled_classes_only(weak_clips, class_map, name):
+    sampler = create_sampler(
+        name, clip_labels=weak_clips, durations_s=DURATIONS_S, class_map=class_map, window_s=5.0,
+        secondary_value=0.3,
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(sampler.item(0, rng).weight, [1.0, 1.0, 1.0, 1.0])  # NaN means 1
+    np.testing.assert_allclose(sampler.item(1, rng).weight, [0.1, 1.0, 0.1, 0.1])  # primary b
+    third = sampler.item(2, rng)
+    np.testing.assert_allclose(third.weight, [0.25, 0.25, 0.25, 1.0])  # secondary d counts as labelled
+    np.testing.assert_allclose(third.target, [0.0, 0.0, 0.0, 0.3])  # and keeps its secondary value
+
+
+def test_negative_weight_reaches_the_dataset_items(weak_clips, class_map, array_source):
+    rng = np.random.default_rng(1)
+    source = array_source(
+        {rid: rng.standard_normal(int(d * 100)).astype(np.float32) for rid, d in DURATIONS_S.items()}, 100
+    )
+    sampler = FullClipSampler(weak_clips, DURATIONS_S, class_map, window_s=5.0)
+    ds = WindowDataset(sampler, source.read, sample_rate=100, window_s=5.0)
+    np.testing.assert_allclose(ds[1]["weight"].numpy(), [0.1, 1.0, 0.1, 0.1])
+    np.testing.assert_array_equal(ds[1]["target"].numpy(), [0.0, 1.0, 0.0, 0.0])
+    batch = collate_windows([ds[i] for i in range(3)])
+    np.testing.assert_allclose(batch["weight"][:, 0].numpy(), [1.0, 0.1, 0.25])
+
+
+def test_bad_negative_weight_names_its_row(clips, class_map):
+    for bad, shown in ((-0.5, "-0.5"), ("heavy", "'heavy'"), (np.float64(np.inf), "inf")):
+        table = clips.assign(negative_weight=pd.Series([np.nan, bad, 1.0], dtype=object))
+        with pytest.raises(
+            LabelError, match=rf"train\.csv:3: negative_weight is {shown}; expected a finite weight >= 0"
+        ):
+            RandomWindowSampler(table, DURATIONS_S, class_map, window_s=5.0)
+    from_text = clips.assign(negative_weight=pd.Series(["0.1", "", " "], dtype="str"))
+    sampler = RandomWindowSampler(from_text, DURATIONS_S, class_map, window_s=5.0)
+    np.testing.assert_allclose(sampler.item(0, np.random.default_rng(0)).weight, [1.0, 0.1, 1.0, 0.1])
+    np.testing.assert_array_equal(sampler.item(1, np.random.default_rng(0)).weight, 1.0)

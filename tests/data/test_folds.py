@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from wildtag.data import FOLD_STRATEGIES, RareClassWarning, assign_folds
-from wildtag.labels import ClassMap
+from wildtag.data.folds import geo_time_blocks
+from wildtag.labels import ClassMap, LabelError
 
 
 def _clips(n_per_class: dict[str, int], seed: int = 0) -> pd.DataFrame:
@@ -22,7 +23,7 @@ def _per_fold_counts(labels, folds, n_folds) -> pd.DataFrame:
 
 
 def test_strategies_are_registered():
-    assert FOLD_STRATEGIES.list() == ["group", "multilabel", "random", "stratified"]
+    assert FOLD_STRATEGIES.list() == ["geo_time_block", "group", "multilabel", "random", "stratified"]
     with pytest.raises(KeyError, match="stratified"):
         assign_folds(_clips({"a": 10}), 2, strategy="stratifed")
 
@@ -124,3 +125,135 @@ def test_insectset32_stratified_folds(shared_data):
     assert seen[0].filename == __file__  # the warning points at the caller
     counts5 = _per_fold_counts(table["species"], five, 5)
     assert ((counts5.max(axis=1) - counts5.min(axis=1)) <= 1).all()
+
+
+# --- geo_time_block ------------------------------------------------------------------------------------
+
+
+def _survey(n: int, seed: int = 0) -> pd.DataFrame:
+    """Metadata of ``n`` recordings scattered over three continents and all months, as in BirdCLEF."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[45.0, -100.0], [-15.0, -60.0], [50.0, 10.0]])
+    where = centres[rng.integers(0, 3, n)] + rng.normal(0.0, 8.0, (n, 2))
+    ymd = zip(rng.integers(2000, 2021, n), rng.integers(1, 13, n), rng.integers(1, 29, n), strict=True)
+    return pd.DataFrame({
+        "recording_id": [f"xc{i}" for i in range(n)],
+        "latitude": where[:, 0], "longitude": where[:, 1],
+        "date": [f"{y}-{m:02d}-{d:02d}" for y, m, d in ymd],
+        "labels": [[str(x)] for x in rng.choice(["wren", "robin", "tit"], n)],
+    })  # fmt: skip
+
+
+def _expected_block(lat: float, lon: float, date: str, cell_deg: float) -> tuple[int, int, int]:
+    month = int(date[5:7])
+    return (int(np.floor(lat / cell_deg)), int(np.floor(lon / cell_deg)), (month - 1) // 3 + 1)
+
+
+@pytest.mark.parametrize("cell_deg", [10.0, 4.0])
+def test_geo_time_blocks_are_never_split_and_folds_balanced(cell_deg):
+    table = _survey(600)
+    folds = assign_folds(table, 5, strategy="geo_time_block", cell_deg=cell_deg, seed=0)
+    assert folds.shape == (600,) and set(folds.tolist()) == {0, 1, 2, 3, 4}
+    places = table[["latitude", "longitude", "date"]].itertuples(index=False)
+    expected = [_expected_block(*row, cell_deg) for row in places]
+    per_block = pd.Series(folds).groupby(pd.Series(expected)).nunique()
+    assert len(per_block) > 20 and (per_block == 1).all()
+    largest_block = pd.Series(expected).value_counts().max()
+    sizes = np.bincount(folds, minlength=5)
+    assert sizes.max() - sizes.min() <= largest_block
+
+
+def test_a_block_is_one_grid_cell_in_one_quarter_of_the_year():
+    table = pd.DataFrame({
+        "latitude": [5.0, 9.9, 10.0, 5.0, -0.1, -9.9, 5.0, 5.0],
+        "longitude": [5.0, 0.1, 5.0, 5.0, 5.0, 9.0, 5.0, 5.0],
+        "date": ["2019-01-03", "2004-03-31", "2019-01-03", "2019-04-01", "2019-02-01", "2019-03-01",
+                 "2015-12-24", "2021-10-05"],
+    })  # fmt: skip
+    blocks = geo_time_blocks(table, "latitude", "longitude", "date", 10.0)
+    assert blocks[0] == blocks[1]  # same 10-degree cell, January and March: Q1
+    assert blocks[2] != blocks[0]  # latitude 10.0 starts the next cell
+    assert blocks[3] != blocks[0]  # April: Q2
+    assert blocks[4] == blocks[5] != blocks[0]  # south of the equator: cell -1
+    assert blocks[6] == blocks[7] != blocks[0]  # December and October: Q4, years ignored
+    assert len(set(blocks.tolist())) == 5
+
+
+def test_greedy_fill_puts_the_largest_blocks_first_into_the_smallest_fold():
+    sizes = [50, 30, 20, 20, 10]
+    rows = [(10.0 * b + 1.0, 1.0, "2020-05-01") for b, n in enumerate(sizes) for _ in range(n)]
+    table = pd.DataFrame(rows, columns=["latitude", "longitude", "date"])
+    for seed in range(5):
+        folds = assign_folds(table, 2, strategy="geo_time_block", seed=seed)
+        # 50 | 30 -> 30+20 = 50 | 50 -> either gets 20 (70) -> the other gets 10 (60)
+        assert sorted(np.bincount(folds).tolist()) == [60, 70]
+        assert folds[0] != folds[50]  # the two largest blocks start different folds
+
+
+def test_rows_without_place_or_date_are_spread_as_their_own_blocks():
+    table = _survey(200, seed=1)
+    table.loc[0:9, "latitude"] = np.nan
+    table.loc[10:19, "longitude"] = np.nan
+    table["date"] = table["date"].astype(object)
+    table.loc[20:29, "date"] = None
+    table.loc[30:34, "date"] = "0000-00-00"  # BirdCLEF's unknown date
+    table.loc[35:39, "date"] = "2015-00-00"  # year known, month not
+    missing = np.arange(40)
+    blocks = geo_time_blocks(table, "latitude", "longitude", "date", 10.0)
+    assert len(set(blocks[missing].tolist())) == 40  # one block each
+    assert not set(blocks[missing].tolist()) & set(blocks[40:].tolist())
+    folds = assign_folds(table, 4, strategy="geo_time_block", seed=3)
+    assert (folds >= 0).all()
+    assert set(folds[missing].tolist()) == {0, 1, 2, 3}
+    sizes = np.bincount(folds)
+    assert sizes.max() - sizes.min() <= 1  # the singletons fill the folds up evenly
+    assert not np.array_equal(
+        folds[missing], assign_folds(table, 4, strategy="geo_time_block", seed=4)[missing]
+    )
+
+
+def test_dates_may_be_timestamps_or_partial_iso_text():
+    table = _survey(120, seed=2)
+    as_text = assign_folds(table, 3, strategy="geo_time_block", seed=0)
+    stamps = table.assign(date=pd.to_datetime(table["date"]))
+    assert np.array_equal(as_text, assign_folds(stamps, 3, strategy="geo_time_block", seed=0))
+    day_unknown = table.assign(date=[d[:8] + "00" for d in table["date"]])  # "2019-05-00": still May
+    assert np.array_equal(as_text, assign_folds(day_unknown, 3, strategy="geo_time_block", seed=0))
+
+
+def test_group_column_merges_blocks_that_share_a_group():
+    table = _survey(300, seed=5)
+    # A recorder moved between two far-apart places: its rows must stay in one fold anyway.
+    table["site"] = [f"s{i}" for i in range(300)]
+    table.loc[[0, 150], "site"] = "travelling"
+    table.loc[150, ["latitude", "longitude"]] = (-table.loc[0, "latitude"], table.loc[0, "longitude"] + 90)
+    for seed in range(4):
+        folds = assign_folds(table, 4, strategy="geo_time_block", group_column="site", seed=seed)
+        assert folds[0] == folds[150]
+
+
+def test_geo_time_block_errors_name_columns_and_rows():
+    table = _survey(50)
+    with pytest.raises(ValueError, match=r"needs column\(s\) \['lat', 'when'\].*lat_column="):
+        assign_folds(table, 3, strategy="geo_time_block", lat_column="lat", date_column="when")
+    bad_lat = table.assign(
+        latitude=table["latitude"].astype(str), source=[f"meta.csv:{i + 2}" for i in range(50)]
+    )
+    bad_lat.loc[7, "latitude"] = "north"
+    with pytest.raises(LabelError, match=r"meta\.csv:9: 'latitude' is 'north'; expected a latitude"):
+        assign_folds(bad_lat, 3, strategy="geo_time_block")
+    far_east = table.assign(longitude=[200.0 if i == 3 else x for i, x in enumerate(table["longitude"])])
+    with pytest.raises(LabelError, match=r"row 3: 'longitude' is 200\.0"):
+        assign_folds(far_east, 3, strategy="geo_time_block")
+    bad_date = table.assign(date=["spring" if i == 4 else d for i, d in enumerate(table["date"])])
+    with pytest.raises(LabelError, match=r"row 4: 'date' is 'spring'; expected a date"):
+        assign_folds(bad_date, 3, strategy="geo_time_block")
+    with pytest.raises(LabelError, match=r"row 0: 'date' is '2019-13-01'"):
+        assign_folds(
+            table.assign(date=["2019-13-01"] + list(table["date"][1:])), 3, strategy="geo_time_block"
+        )
+    one_place = table.assign(latitude=1.0, longitude=1.0, date="2020-01-01")
+    with pytest.raises(ValueError, match="cannot make 3 folds from 1 geo/time blocks"):
+        assign_folds(one_place, 3, strategy="geo_time_block")
+    with pytest.raises(ValueError, match="cell_deg must be a positive"):
+        assign_folds(table, 3, strategy="geo_time_block", cell_deg=0.0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wildtag.data import clip_targets, event_targets
+from wildtag.data import clip_targets, clip_weights, event_targets
 from wildtag.labels import ClassMap, LabelError
 
 
@@ -72,3 +72,12 @@ def test_event_targets_rejects_bad_options(class_map, make_events):
         event_targets(0.0, 5.0, events, class_map, unknown="ignore")
     with pytest.raises(ValueError, match="min_overlap"):
         event_targets(0.0, 5.0, events, class_map, min_overlap=1.5)
+
+
+def test_clip_weights_keep_labelled_classes_whole_and_weigh_the_rest(class_map):
+    weights = clip_weights(["b"], ["d"], class_map, negative_weight=0.1)
+    assert weights.dtype == np.float32
+    np.testing.assert_allclose(weights, [0.1, 1.0, 0.1, 1.0])
+    np.testing.assert_array_equal(clip_weights("a", None, class_map), [1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(LabelError, match="'x'"):
+        clip_weights(["x"], [], class_map, negative_weight=0.1)

@@ -10,7 +10,7 @@ from wildtag.data.event_window import EventWindowSampler
 from wildtag.data.folds import FOLD_STRATEGIES, RareClassWarning, assign_folds
 from wildtag.data.items import WindowItem
 from wildtag.data.samplers import SAMPLERS, WindowSampler, create_sampler, list_samplers
-from wildtag.data.targets import clip_targets, event_targets
+from wildtag.data.targets import clip_targets, clip_weights, event_targets
 
 __all__ = [
     "FOLD_STRATEGIES",
@@ -25,6 +25,7 @@ __all__ = [
     "WindowSampler",
     "assign_folds",
     "clip_targets",
+    "clip_weights",
     "collate_windows",
     "create_sampler",
     "event_targets",

@@ -11,7 +11,7 @@ import pandas as pd
 
 from wildtag.data.items import WindowItem
 from wildtag.data.samplers import SAMPLERS, check_index, items_per_epoch, require_columns, require_durations
-from wildtag.data.targets import class_lookup, clip_target_from_index, row_error
+from wildtag.data.targets import class_lookup, clip_target_from_index, label_names, row_error
 
 if TYPE_CHECKING:
     from wildtag.labels import ClassMap
@@ -40,7 +40,10 @@ class _ClipWindows:
         self.window_s = float(window_s)
         self._recording = clip_labels["recording_id"].to_numpy(object)
         self._spans_s = _spans(clip_labels, durations_s)
-        self._targets = _targets(clip_labels, class_map, primary_value, secondary_value, absent_value)
+        self._targets, self._labelled = _targets(
+            clip_labels, class_map, primary_value, secondary_value, absent_value
+        )
+        self._negative_weight = _negative_weights(clip_labels)
         self._length = items_per_epoch(samples_per_epoch, len(self._recording), "clip labels")
 
     def __len__(self) -> int:
@@ -56,7 +59,15 @@ class _ClipWindows:
         else:
             t0_s = self._start(span_t0_s, span_t1_s - self.window_s, rng)
             t1_s = t0_s + self.window_s
-        return WindowItem(self._recording[k], t0_s, t1_s, self._targets[k].copy())
+        return WindowItem(self._recording[k], t0_s, t1_s, self._targets[k].copy(), self._weight(k))
+
+    def _weight(self, k: int) -> np.ndarray | float:
+        """1.0, or per class: 1 for the row's labelled classes and its ``negative_weight`` elsewhere."""
+        if self._negative_weight is None:
+            return 1.0
+        weight = np.full(self._targets.shape[1], self._negative_weight[k], dtype=np.float32)
+        weight[self._labelled[k]] = 1.0
+        return weight
 
     def _start(self, first_s: float, last_s: float, rng: np.random.Generator) -> float:
         raise NotImplementedError
@@ -71,6 +82,11 @@ class RandomWindowSampler(_ClipWindows):
     dataset zero-pads to ``window_s`` (recording ``valid_s``). Targets are multi-hot from
     :func:`~wildtag.data.targets.clip_targets` with the given values (BirdCLEF smoothing:
     ``primary_value=0.995, secondary_value=0.3, absent_value=0.0025``).
+
+    Loss weights: 1 (a scalar), unless the table has a float column ``negative_weight``: then each item
+    weighs 1 for its row's labelled classes (primary and secondary) and the row's ``negative_weight``
+    (NaN = 1) for the other classes, whose absence is only implied. Weak external recordings then
+    teach their negatives softly (0.1 in the RFCx 2021 winners' solution).
 
         >>> sampler = RandomWindowSampler(clips, durations, cmap, window_s=5.0)
     """
@@ -101,7 +117,8 @@ class FullClipSampler(_ClipWindows):
     """One window per row, for validation and clip-level scoring: the span's start, centre or a random crop.
 
     Spans longer than ``window_s`` are cropped by ``crop``; shorter ones are taken whole and
-    zero-padded by the dataset. ``crop="start"`` and ``"center"`` use no randomness.
+    zero-padded by the dataset. ``crop="start"`` and ``"center"`` use no randomness. Targets and the
+    ``negative_weight`` column work as in :class:`RandomWindowSampler`.
 
         span      |--------------------------|
         start     |======|
@@ -164,12 +181,14 @@ def _targets(
     primary_value: float,
     secondary_value: float,
     absent_value: float,
-) -> np.ndarray:
-    """(n, K) float32 targets, one per row; an unknown label raises naming its row."""
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(n, K) float32 targets, one per row, and each row's labelled class indices (primary and
+    secondary); an unknown label raises naming its row."""
     lookup = class_lookup(class_map)
     n = len(clip_labels)
     secondary = clip_labels["secondary_labels"] if "secondary_labels" in clip_labels else [None] * n
     out = np.empty((n, len(lookup)), dtype=np.float32)
+    labelled = []
     for i, (labels, extra) in enumerate(zip(clip_labels["labels"], secondary, strict=True)):
 
         def index(name: str, i: int = i) -> int:
@@ -186,4 +205,26 @@ def _targets(
         out[i] = clip_target_from_index(
             labels, extra, index, len(lookup), primary_value, secondary_value, absent_value
         )
-    return out
+        names = (*label_names(extra), *label_names(labels))
+        labelled.append(np.array([index(name) for name in names], dtype=np.int64))
+    return out, labelled
+
+
+def _negative_weights(clip_labels: pd.DataFrame) -> np.ndarray | None:
+    """The ``negative_weight`` column as float (NaN -> 1), None without one; a bad cell names its row."""
+    if "negative_weight" not in clip_labels.columns:
+        return None
+    raw = clip_labels["negative_weight"]
+    given = raw.notna().to_numpy(bool)
+    if not pd.api.types.is_numeric_dtype(raw):
+        given = given & raw.astype("string").str.strip().ne("").fillna(False).to_numpy(bool)
+    values = pd.to_numeric(raw.where(given), errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    bad = (given & np.isnan(values)) | (values < 0) | np.isinf(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = raw.iloc[i]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise row_error(
+            clip_labels, i, f"negative_weight is {value!r}; expected a finite weight >= 0 (empty means 1)"
+        )
+    return np.where(np.isnan(values), 1.0, values)

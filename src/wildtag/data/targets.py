@@ -62,14 +62,44 @@ def clip_target_from_index(
     absent_value: float,
 ) -> np.ndarray:
     target = np.full(num_classes, absent_value, dtype=np.float32)
-    for name in _as_names(secondary_labels):
+    for name in label_names(secondary_labels):
         target[index(name)] = secondary_value
-    for name in _as_names(labels):
+    for name in label_names(labels):
         target[index(name)] = primary_value
     return target
 
 
-def _as_names(value: Iterable[str] | str | None) -> list[str]:
+def clip_weights(
+    labels: Iterable[str] | str,
+    secondary_labels: Iterable[str] | str | None,
+    class_map: ClassMap,
+    *,
+    negative_weight: float = 1.0,
+) -> np.ndarray:
+    """Per-class loss weights, float32 (K,): 1 for the labelled classes (primary and secondary), and
+    ``negative_weight`` for the rest, whose "absent" is only implied.
+
+    Weak external data (RFCx 2021 winners) counts its implied negatives at 0.1:
+
+        >>> clip_weights(["wren"], [], cmap, negative_weight=0.1)
+    """
+    return clip_weight_from_index(labels, secondary_labels, class_map.index, len(class_map), negative_weight)
+
+
+def clip_weight_from_index(
+    labels: Iterable[str] | str,
+    secondary_labels: Iterable[str] | str | None,
+    index: Callable[[str], int],
+    num_classes: int,
+    negative_weight: float,
+) -> np.ndarray:
+    weight = np.full(num_classes, negative_weight, dtype=np.float32)
+    for name in (*label_names(secondary_labels), *label_names(labels)):
+        weight[index(name)] = 1.0
+    return weight
+
+
+def label_names(value: Iterable[str] | str | None) -> list[str]:
     """Label names from a list, an array (Parquet round-trip), a single string, or None/NaN."""
     if value is None:
         return []
