@@ -97,6 +97,15 @@ class ModelConfig(_Strict):
     box_crop: dict[str, int] | None = None  # {"out_bins": 128, "out_frames": 256} for per-class box crops
 
 
+class AugmentConfig(_Strict):
+    """Augmentation and mixing, each a list of registered parts (see ``wildtag list``)."""
+
+    waveform: list[Part] = []  # on CPU workers, after cropping
+    waveform_off_epoch: int | None = Field(None, ge=0)  # FAT2019: switch waveform augmentation off from this epoch
+    spectrogram: list[Part] = []  # batched on the device, training only
+    mixing: Part | None = None  # mixup | or_mixup | mixover
+
+
 class OptimizerConfig(_Strict):
     name: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: float = Field(1e-3, gt=0)
@@ -127,13 +136,27 @@ class TrainerConfig(_Strict):
 
 class FoldConfig(_Strict):
     n_folds: int = Field(5, ge=2)
-    strategy: Literal["random", "stratified", "multilabel", "group"] = "stratified"
+    strategy: Literal["random", "stratified", "multilabel", "group", "geo_time_block"] = "stratified"
     group_column: str | None = None
+    # geo_time_block (BirdCLEF 2021): groups = latitude/longitude grid cell x quarter of the year
+    lat_column: str = "latitude"
+    lon_column: str = "longitude"
+    date_column: str = "date"
+    cell_deg: float = Field(10.0, gt=0)
     run: list[int] | None = None  # which folds to train; default all
 
 
+class TileConfig(_Strict):
+    """Score tiles of several widths inside each window: max per width, mean across widths (dl_pipeline)."""
+
+    widths_frames: list[int] = Field(..., min_length=1)
+    half_shift: bool = False  # a second pass of tiles shifted by half a tile
+
+
 class InferenceConfig(_Strict):
-    hop_s: float | None = Field(None, gt=0)  # default: window_s (no overlap)
+    window_s: float | None = Field(None, gt=0)  # scored span per window; zero-padded to audio.window_s (BirdCLEF 5->7 s)
+    hop_s: float | None = Field(None, gt=0)  # default: the scored window (no overlap)
+    tiles: TileConfig | None = None
     aggregate: Part = Part(name="max")
     batch_size: int = Field(64, gt=0)
 
@@ -147,6 +170,7 @@ class ExperimentConfig(_Strict):
     audio: AudioConfig = AudioConfig()
     sampler: SamplerConfig = SamplerConfig()
     model: ModelConfig = ModelConfig()
+    augment: AugmentConfig = AugmentConfig()
     loss: Part = Part(name="bce")
     optimizer: OptimizerConfig = OptimizerConfig()
     schedule: ScheduleConfig = ScheduleConfig()

@@ -11,8 +11,10 @@ from typing import Any
 
 import torch
 from torch import nn
+from wildtag.inference.tiles import tile_scores
 
 from wildtag.models import Tagger
+from wildtag.models.activation import activate
 
 # What must agree between the folds of one ensemble.
 _MUST_AGREE = ("sample_rate", "window_s", "class_names", "activation")
@@ -53,12 +55,29 @@ class Ensemble:
     @torch.no_grad()
     def scores(self, wave: torch.Tensor) -> torch.Tensor:
         """Fold-averaged probabilities for a batch of windows ``(B, N) -> (B, K)``."""
+        tiles = self.preprocessing.get("tiles")
         total = None
         for model in self.models:
-            logits = model(wave)["logits"].float()
-            probs = torch.softmax(logits, -1) if self.activation == "softmax" else torch.sigmoid(logits)
+            if self.preprocessing.get("class_boxes"):
+                probs = self._box_scores(model, wave)
+            elif tiles:
+                probs = tile_scores(model, wave, tiles["widths_frames"], half_shift=tiles.get("half_shift", False),
+                                    activation=self.activation).float()
+            else:
+                probs = activate(model(wave)["logits"].float(), self.activation)
             total = probs if total is None else total + probs
         return total / len(self.models)
+
+    def _box_scores(self, model: nn.Module, wave: torch.Tensor) -> torch.Tensor:
+        """Per-class box-crop models (RFCx 2021 winner): class k is scored on its own frequency band over
+        the first ``duration`` seconds of the window, so each class costs one forward pass."""
+        boxes = self.preprocessing["class_boxes"]
+        columns = []
+        for k, name in enumerate(self.class_names):
+            box = wave.new_tensor(boxes[name]).expand(len(wave), 3)
+            logits = model(wave, box)["logits"].float()
+            columns.append(activate(logits, self.activation)[:, k])
+        return torch.stack(columns, dim=1)
 
 
 def find_checkpoints(path: str | Path, folds: list[int] | None = None) -> list[Path]:

@@ -81,7 +81,8 @@ def predict(
     pre = ensemble.preprocessing
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     ensemble.to(device)
-    hop_s = hop_s or float(pre.get("hop_s") or ensemble.window_s)
+    scored_s = float(pre.get("inference_window_s") or ensemble.window_s)
+    hop_s = hop_s or float(pre.get("hop_s") or scored_s)
     agg_spec = dict(pre.get("aggregate") or {"name": "max"})
     if aggregate:
         agg_spec = {"name": aggregate, **({"k": top_k} if aggregate == "topk_mean" else {})}
@@ -99,7 +100,7 @@ def predict(
         + [(c, pa.float32()) for c in classes]
     )
 
-    stream = WindowStream(files, ensemble.sample_rate, ensemble.window_s, hop_s)
+    stream = WindowStream(files, ensemble.sample_rate, scored_s, hop_s, model_window_s=ensemble.window_s)
     loader = DataLoader(stream, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_stream,
                         persistent_workers=False)
     pending: dict[int, list[tuple[float, np.ndarray]]] = {}
@@ -122,7 +123,7 @@ def predict(
                 if "error" in event:
                     errors.append({"path": str(files[i]), "reason": event["error"]})
                 else:
-                    recording_rows.append(_finish_recording(names[i], windows, ensemble.window_s, aggregator,
+                    recording_rows.append(_finish_recording(names[i], windows, scored_s, aggregator,
                                                             classes, writer, schema))
                     n_windows += len(windows)
                     audio_s += event["duration_s"]

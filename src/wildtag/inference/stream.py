@@ -56,8 +56,11 @@ def file_windows(
 class WindowStream(IterableDataset):
     """Iterable over window records of many files; split across DataLoader workers by file."""
 
-    def __init__(self, files: list[Path], sample_rate: int, window_s: float, hop_s: float):
+    def __init__(self, files: list[Path], sample_rate: int, window_s: float, hop_s: float,
+                 model_window_s: float | None = None):
         self.files, self.sample_rate, self.window_s, self.hop_s = files, sample_rate, window_s, hop_s
+        # windows shorter than the model's input are zero-padded to it (BirdCLEF: 5-s windows into a 7-s model)
+        self.model_n = int(round((model_window_s or window_s) * sample_rate))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
@@ -67,6 +70,8 @@ class WindowStream(IterableDataset):
             stats: dict[str, float] = {}
             try:
                 for t0_s, samples in file_windows(path, self.sample_rate, self.window_s, self.hop_s, stats=stats):
+                    if len(samples) < self.model_n:
+                        samples = np.pad(samples, (0, self.model_n - len(samples)))
                     yield {"file_index": file_index, "t0_s": t0_s, "wave": samples}
             except AudioError as error:
                 yield {"file_index": file_index, "error": error.reason}

@@ -15,10 +15,10 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import pandas as pd
-import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from wildtag.audio import DecodeCache
+from wildtag.augment.waveform import WaveformPipeline
 from wildtag.config import ExperimentConfig, Part
 from wildtag.data import SAMPLERS, WindowDataset, WindowItem, clip_targets, collate_windows
 from wildtag.inference.plan import window_spans
@@ -42,8 +42,8 @@ class EpochedDataset(Dataset):
     """Gives a dataset the epoch with each index, so item randomness is fixed by (seed, epoch, index)
     in every worker process, without relying on the worker seeing ``set_epoch`` calls."""
 
-    def __init__(self, dataset: WindowDataset):
-        self.dataset = dataset
+    def __init__(self, dataset: WindowDataset, waveform_pipeline: WaveformPipeline | None = None):
+        self.dataset, self.waveform_pipeline = dataset, waveform_pipeline
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -51,6 +51,8 @@ class EpochedDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, index = key
         self.dataset.set_epoch(epoch)
+        if self.waveform_pipeline is not None:
+            self.waveform_pipeline.epoch = epoch  # FAT2019: augmentation switched off from an epoch on
         return self.dataset[index]
 
 
@@ -125,9 +127,15 @@ class FoldDataModule(L.LightningDataModule):
         common = dict(durations_s=data.durations_s, class_map=data.class_map, window_s=audio.window_s)
         table_key = "clip_labels" if data.kind == "clips" else "events"
         self.train_sampler = create_sampler_for(cfg.sampler.train, **{table_key: train_rows}, **common)
-        if data.kind == "clips":
-            hop_s = cfg.inference.hop_s or audio.window_s
-            self.valid_plan = plan_clip_validation(data, valid_rows, audio.window_s, hop_s)
+        augment = cfg.augment
+        self.waveform_pipeline = (
+            WaveformPipeline.from_specs([p.spec() for p in augment.waveform], off_epoch=augment.waveform_off_epoch)
+            if augment.waveform else None
+        )
+        if data.kind == "clips":  # validate on the windows predict will score (padded to window_s if shorter)
+            scored_s = cfg.inference.window_s or audio.window_s
+            hop_s = cfg.inference.hop_s or scored_s
+            self.valid_plan = plan_clip_validation(data, valid_rows, scored_s, hop_s)
         else:
             valid_sampler = create_sampler_for(cfg.sampler.train, **{table_key: valid_rows}, **common)
             self.valid_plan = plan_event_validation(valid_sampler, seed)
@@ -135,16 +143,14 @@ class FoldDataModule(L.LightningDataModule):
     def read(self, recording_id: str, t0_s: float, t1_s: float) -> np.ndarray:
         return self.cache.read(self.data.paths[recording_id], t0_s, t1_s)
 
-    def _dataset(self, sampler: object) -> WindowDataset:
-        audio = self.cfg.audio
-        return WindowDataset(sampler, self.read, sample_rate=audio.sample_rate, window_s=audio.window_s,
-                             seed=self.seed)
-
     def _loader(self, sampler: object, shuffle: bool) -> DataLoader:
-        dataset = self._dataset(sampler)
+        audio = self.cfg.audio
+        pipeline = self.waveform_pipeline if shuffle else None  # augment training windows only
+        dataset = WindowDataset(sampler, self.read, sample_rate=audio.sample_rate, window_s=audio.window_s,
+                                waveform_transform=pipeline, seed=self.seed)
         workers = self.cfg.trainer.num_workers
         return DataLoader(
-            EpochedDataset(dataset),
+            EpochedDataset(dataset, pipeline),
             batch_size=self.cfg.trainer.batch_size,
             sampler=EpochShuffleSampler(len(dataset), self.seed, shuffle=shuffle),
             num_workers=workers,
@@ -175,7 +181,3 @@ class FoldDataModule(L.LightningDataModule):
 def fold_seed(seed: int, fold: int) -> int:
     """Each fold's seed, derived from the run seed."""
     return int(np.random.default_rng([seed, fold]).integers(2**31 - 1))
-
-
-def torch_generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)

@@ -17,6 +17,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
+from wildtag.augment.mixing import create_mixer
+from wildtag.augment.spectrogram import SpecAugmentPipeline
 from wildtag.config import ExperimentConfig, load_config
 from wildtag.data import assign_folds
 from wildtag.inference.aggregate import create_aggregator
@@ -54,21 +56,26 @@ def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.Data
                 f"{len(valid)} rows {cfg.data.valid_split!r}; both must be non-empty"
             )
         return [(train.reset_index(drop=True), valid.reset_index(drop=True))]
+    folds = cfg.folds
+    extra = {}
+    if folds.strategy == "geo_time_block":
+        extra = dict(lat_column=folds.lat_column, lon_column=folds.lon_column, date_column=folds.date_column,
+                     cell_deg=folds.cell_deg)
     if data.kind == "events":
         # Folds over recordings, so that boxes of one recording never sit on both sides.
         per_rec = table[table["present"]].groupby("recording_id")["label"].agg(lambda s: sorted(set(s)))
         recs = pd.DataFrame({"recording_id": list(data.paths)})
         recs["labels"] = [per_rec.get(r, []) for r in recs["recording_id"]]
         fold_of = dict(zip(recs["recording_id"], assign_folds(
-            recs, cfg.folds.n_folds, strategy=cfg.folds.strategy, group_column=cfg.folds.group_column,
-            class_map=data.class_map, seed=cfg.seed), strict=True))
+            recs, folds.n_folds, strategy=folds.strategy, group_column=folds.group_column,
+            class_map=data.class_map, seed=cfg.seed, **extra), strict=True))
         fold_ids = table["recording_id"].map(fold_of).to_numpy()
     else:
-        fold_ids = assign_folds(table, cfg.folds.n_folds, strategy=cfg.folds.strategy,
-                                group_column=cfg.folds.group_column, class_map=data.class_map, seed=cfg.seed)
+        fold_ids = assign_folds(table, folds.n_folds, strategy=folds.strategy, group_column=folds.group_column,
+                                class_map=data.class_map, seed=cfg.seed, **extra)
     return [
         (table[fold_ids != k].reset_index(drop=True), table[fold_ids == k].reset_index(drop=True))
-        for k in range(cfg.folds.n_folds)
+        for k in range(folds.n_folds)
     ]
 
 
@@ -91,10 +98,23 @@ def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) 
         window_s=cfg.audio.window_s,
         class_names=list(data.class_map.names),
     )
+    if cfg.augment.spectrogram:
+        model.spec_augment = SpecAugmentPipeline.from_specs([p.spec() for p in cfg.augment.spectrogram])
     activation = "softmax" if cfg.loss.name in SOFTMAX_LOSSES else "sigmoid"
-    model.preprocessing["activation"] = activation
-    model.preprocessing["hop_s"] = cfg.inference.hop_s or cfg.audio.window_s
-    model.preprocessing["aggregate"] = cfg.inference.aggregate.spec()
+    inference = cfg.inference
+    tiles = inference.tiles.model_dump() if inference.tiles else None
+    model.preprocessing.update(
+        activation=activation,
+        inference_window_s=inference.window_s or cfg.audio.window_s,
+        hop_s=inference.hop_s or inference.window_s or cfg.audio.window_s,
+        aggregate=inference.aggregate.spec(),
+        tiles=tiles,
+    )
+    bands = getattr(dm.train_sampler, "class_bands_hz", None)
+    if bands is not None:  # a per-class box-crop model scores each class in its own band and duration
+        durations = dm.train_sampler.class_durations_s
+        model.preprocessing["class_boxes"] = {c: [*bands[c], durations[c]] for c in data.class_map.names}
+    mixing = cfg.augment.mixing
     return TaggerModule(
         model,
         create_loss(cfg.loss.name, **cfg.loss.kwargs),
@@ -107,6 +127,9 @@ def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) 
         valid_targets=dm.valid_plan.targets,
         aggregate=create_aggregator(cfg.inference.aggregate.name, **cfg.inference.aggregate.kwargs),
         use_boxes=cfg.model.box_crop is not None,
+        mixer=create_mixer(mixing.name, **mixing.kwargs) if mixing else None,
+        tiles=tiles,
+        seed=dm.seed,
         config=cfg.model_dump(mode="json"),
     )
 

@@ -14,15 +14,12 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
+from wildtag.inference.tiles import tile_scores
 
 from wildtag.config import OptimizerConfig, ScheduleConfig
 from wildtag.metrics import evaluate
+from wildtag.models.activation import activate
 from wildtag.training.schedules import create_optimizer, create_scheduler
-
-
-def activate(logits: torch.Tensor, activation: str) -> torch.Tensor:
-    """Scores from logits: ``softmax`` for single-label cross-entropy models, ``sigmoid`` otherwise."""
-    return torch.softmax(logits, dim=-1) if activation == "softmax" else torch.sigmoid(logits)
 
 
 class TaggerModule(L.LightningModule):
@@ -42,6 +39,9 @@ class TaggerModule(L.LightningModule):
         valid_targets: np.ndarray | None = None,
         aggregate: Callable[[np.ndarray], np.ndarray] | None = None,
         use_boxes: bool = False,
+        mixer: Callable | None = None,
+        tiles: dict[str, Any] | None = None,
+        seed: int = 0,
         config: dict[str, Any] | None = None,
     ):
         super().__init__()
@@ -52,6 +52,8 @@ class TaggerModule(L.LightningModule):
         self.valid_groups, self.valid_targets = valid_groups, valid_targets
         self.aggregate = aggregate or (lambda scores: scores.max(axis=0))
         self.use_boxes = use_boxes
+        self.mixer, self.tiles = mixer, tiles
+        self.mix_generator = torch.Generator().manual_seed(seed)
         self.config = config or {}
         self._valid_scores: list[tuple[np.ndarray, np.ndarray]] = []
         self.last_valid_metrics: dict[str, Any] = {}
@@ -59,24 +61,30 @@ class TaggerModule(L.LightningModule):
     def forward(self, wave: torch.Tensor, boxes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return self.model(wave, boxes)
 
-    def _logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        boxes = batch["boxes"] if self.use_boxes else None
-        return self.model(batch["wave"], boxes)["logits"]
-
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self._logits(batch)
-        loss = self.loss(logits.float(), batch["target"], batch["weight"])
+        boxes = batch["boxes"] if self.use_boxes else None
+        spec = self.model.forward_frontend(batch["wave"], boxes)
+        target, weight = batch["target"], batch["weight"]
+        if self.mixer is not None:  # mixing sits between the spectrogram and the backbone
+            spec, target, weight = self.mixer(spec, target, weight, self.mix_generator)
+        logits = self.model.forward_head(self.model.forward_features(spec))["logits"]
+        loss = self.loss(logits.float(), target, weight)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()} at step {self.global_step}")
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        logits = self._logits(batch)
+        boxes = batch["boxes"] if self.use_boxes else None
+        logits = self.model(batch["wave"], boxes)["logits"]
         loss = self.loss(logits.float(), batch["target"], batch["weight"])
         self.log("valid/loss", loss, prog_bar=True, on_epoch=True, batch_size=len(logits))
-        scores = activate(logits.float(), self.activation)
-        self._valid_scores.append((batch["index"].cpu().numpy(), scores.cpu().numpy()))
+        if self.tiles:  # score as predict will: tiles of several widths
+            scores = tile_scores(self.model, batch["wave"], self.tiles["widths_frames"],
+                                 half_shift=self.tiles.get("half_shift", False), activation=self.activation)
+        else:
+            scores = activate(logits.float(), self.activation)
+        self._valid_scores.append((batch["index"].cpu().numpy(), scores.float().cpu().numpy()))
 
     def on_validation_epoch_start(self) -> None:
         self._valid_scores = []
