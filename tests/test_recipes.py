@@ -76,7 +76,7 @@ CLIP_OVERRIDES = {
     "fat2019_lsep": ["model.backbone.num_blocks=3", "model.backbone.base_width=8", "audio.window_s=3.0",
                      "inference.hop_s=3.0", "model.frontend.n_mels=64", "augment.waveform_off_epoch=2",
                      "sampler.train.samples_per_epoch=32"],
-    "fat2019_lsep_stft1d": ["model.backbone={name: fat2019_cnn1d, in_bins: 129}", "audio.window_s=2.0",
+    "fat2019_lsep_stft1d": ["model.backbone={name: fat2019_cnn1d, in_bins: 129}", "audio.window_s=2.0", "optimizer.lr=0.001",
                             "inference.hop_s=2.0", "sampler.train.samples_per_epoch=32"],
 }
 BOX_OVERRIDES = {

@@ -52,7 +52,10 @@ class BoxCropSampler:
         *,
         samples_per_epoch: int | None = None,
         time_jitter: float = 0.0,
+        class_boxes_from: pd.DataFrame | None = None,
     ):
+        """``class_boxes_from``: learn bands and durations from this table (e.g. all folds' boxes, so that
+        every fold crops the same way and can be averaged) instead of ``events``."""
         require_columns(events, ("recording_id", "t0_s", "t1_s", "f0_hz", "f1_hz", "label"), "Event")
         require_durations(events, durations_s, "Event")
         if not 0.0 <= time_jitter:
@@ -66,7 +69,11 @@ class BoxCropSampler:
         self._tp_by_recording = group_events(
             self._recording[self._boxes.present], self._boxes.subset(self._boxes.present)
         )
-        bands, durations = _learn_class_boxes(events, self._boxes, list(class_map.names))
+        if class_boxes_from is None:
+            bands, durations = _learn_class_boxes(events, self._boxes, list(class_map.names))
+        else:
+            reference = RecordingEvents.from_table(class_boxes_from, class_lookup(class_map))
+            bands, durations = _learn_class_boxes(class_boxes_from, reference, list(class_map.names))
         self._band_of_class = bands
         self._duration_of_class = durations
         self.class_bands_hz: dict[str, tuple[float, float]] = {

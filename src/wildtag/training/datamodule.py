@@ -124,7 +124,9 @@ class FoldDataModule(L.LightningDataModule):
         self.cfg, self.data, self.seed = cfg, data, seed
         audio = cfg.audio
         self.cache = DecodeCache(cache_dir, audio.sample_rate)
-        common = dict(durations_s=data.durations_s, class_map=data.class_map, window_s=audio.window_s)
+        # class_boxes_from: per-class crop sizes come from all folds' boxes, so fold models agree
+        common = dict(durations_s=data.durations_s, class_map=data.class_map, window_s=audio.window_s,
+                      class_boxes_from=data.table)
         table_key = "clip_labels" if data.kind == "clips" else "events"
         self.train_sampler = create_sampler_for(cfg.sampler.train, **{table_key: train_rows}, **common)
         augment = cfg.augment
