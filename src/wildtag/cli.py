@@ -27,6 +27,15 @@ _state = {"debug": False}
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False) -> None:
     _state["debug"] = debug
     logging.basicConfig(level=logging.INFO if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    if not debug:  # Lightning's banners (accelerator, tips) and known-harmless warnings only with --debug
+        import warnings
+
+        for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric",
+                     "lightning.fabric.utilities.rank_zero"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
 
 
 @app.command()

@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from wildtag.inference.tiles import tile_scores
 
+from wildtag.inference.tiles import tile_scores
 from wildtag.models import Tagger
 from wildtag.models.activation import activate
 
