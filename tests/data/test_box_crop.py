@@ -88,3 +88,12 @@ def test_class_without_tp_box_is_a_clear_error(boxes):
 def test_unknown_label_is_named(boxes):
     with pytest.raises(LabelError, match=r"boxes\.csv:5: label 'b'"):
         create_sampler("box_crop", events=boxes, durations_s=DURATIONS_S, class_map=ClassMap(["a"]))
+
+
+def test_class_boxes_can_come_from_all_folds(boxes, names):
+    """A fold whose training boxes lack a class still crops it the way the other folds do."""
+    one_fold = boxes[boxes["recording_id"] == "r1"].reset_index(drop=True)
+    sampler = BoxCropSampler(one_fold, DURATIONS_S, names, class_boxes_from=boxes)
+    assert sampler.class_bands_hz == {"a": (5000.0, 8000.0), "b": (1000.0, 1800.0)}
+    assert sampler.class_durations_s == pytest.approx({"a": 1.3, "b": 0.4})
+    assert len(sampler) == len(one_fold)
