@@ -84,5 +84,7 @@ def test_list_shows_registered_parts():
     code, output = run("list", "head")
     assert code == 0
     assert {"attention", "concat_pool", "linear"} <= set(output.split())
+    code, output = run("list", "mixer")
+    assert set(output.split()) == {"mixover", "mixup", "or_mixup"}
     code, output = run("list", "backbone", "resnet1*")
     assert "resnet18" in output.split() and "tiny_cnn" not in output.split()

@@ -158,7 +158,8 @@ def demo(
 
 @app.command("list")
 def list_parts(
-    kind: Annotated[str, typer.Argument(help="frontend | backbone | head | loss | sampler | aggregator")],
+    kind: Annotated[str, typer.Argument(help="frontend | backbone | head | loss | sampler | aggregator | "
+                                             "waveform_augment | spectrogram_augment | mixer")],
     pattern: Annotated[str, typer.Argument(help="Shell pattern, e.g. 'efficientnet*'")] = "*",
 ) -> None:
     """List registered parts by kind (backbones also list timm's models)."""

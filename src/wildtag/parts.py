@@ -7,6 +7,9 @@ from wildtag.registry import Registry
 
 def registries() -> dict[str, Registry]:
     """Every registry of swappable parts, by kind."""
+    from wildtag.augment.mixing import MIXERS
+    from wildtag.augment.spectrogram import SPEC_AUGMENTS
+    from wildtag.augment.waveform import WAVEFORM_AUGMENTS
     from wildtag.data import SAMPLERS
     from wildtag.features import FRONTENDS
     from wildtag.inference.aggregate import AGGREGATORS
@@ -20,6 +23,9 @@ def registries() -> dict[str, Registry]:
         "loss": LOSSES,
         "sampler": SAMPLERS,
         "aggregator": AGGREGATORS,
+        "waveform_augment": WAVEFORM_AUGMENTS,
+        "spectrogram_augment": SPEC_AUGMENTS,
+        "mixer": MIXERS,
     }
 
 
