@@ -56,7 +56,6 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     """Where the labels and recordings are, and how to read them."""
 
-    kind: Literal["clips", "events"] = "clips"
     labels: list[Path] = Field(..., description="label file(s), or a folder for format=folders / raven")
     format: Literal["auto", "clip_csv", "table", "raven", "rfcx", "folders"] = "auto"
     fp_labels: Path | None = None  # RFCx train_fp.csv beside train_tp.csv

@@ -61,12 +61,21 @@ def _detect_format(path: Path) -> str:
         return "raven"
     if path.suffix.lower() == ".parquet":
         return "table"
-    header = path.open(encoding="utf-8-sig", errors="replace").readline().lower()
-    if {"species_id", "songtype_id", "t_min"} <= set(header.strip().split(",")):
+    columns = set(_columns(path))
+    if {"species_id", "songtype_id", "t_min"} <= columns:
         return "rfcx"
-    if "t0_s" in header or "recording_id" in header:
+    if "recording_id" in columns and ("labels" in columns or "label" in columns):
         return "table"
     return "clip_csv"
+
+
+def _columns(path: Path) -> list[str]:
+    """Column names of a CSV or Parquet table, without reading its rows."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return path.open(encoding="utf-8-sig").readline().strip().split(",")
 
 
 def _raven_files(paths: Iterable[Path]) -> list[Path]:
@@ -87,9 +96,7 @@ def read_labels(cfg: DataConfig) -> tuple[str, pd.DataFrame]:
     if fmt == "folders":
         return "clips", pd.concat([read_class_folders(p) for p in cfg.labels], ignore_index=True)
     if fmt == "table":
-        first = cfg.labels[0]
-        header = first.open(encoding="utf-8-sig").readline() if first.suffix.lower() == ".csv" else ""
-        if "t0_s" in header and "labels" not in header or cfg.kind == "events":
+        if "label" in _columns(cfg.labels[0]):  # an events table has one label per box
             return "events", pd.concat([read_events(p) for p in cfg.labels], ignore_index=True)
         return "clips", pd.concat([read_clip_labels_table(p) for p in cfg.labels], ignore_index=True)
     tables = [
