@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from wildtag.config import OptimizerConfig, ScheduleConfig
-from wildtag.training.schedules import create_optimizer, create_scheduler, cosine_with_warmup
+from wildtag.training.schedules import cosine_with_warmup, create_optimizer, create_scheduler
 
 
 def lrs(schedule: ScheduleConfig, total: int, per_epoch: int, lr: float = 1.0) -> list[float]:
