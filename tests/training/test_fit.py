@@ -60,6 +60,16 @@ def test_a_run_never_overwrites_another(tmp_path, tone_labels, make_tiny_config)
     assert first.name == "same" and second.name == "same-2"
 
 
+def test_last_checkpoint_is_the_final_epoch_whatever_the_best(tmp_path, tone_labels, make_tiny_config):
+    # monitoring the *highest* validation loss makes an early epoch the best one
+    cfg = make_tiny_config(tmp_path, tone_labels, "trainer.epochs=3", "trainer.monitor_mode=max")
+    run = fit(cfg, tmp_path / "l", show_progress=False)
+    last = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=False)
+    best = torch.load(run / "fold-0/checkpoints/best.ckpt", weights_only=False)
+    assert last["epoch"] == 2
+    assert best["epoch"] < last["epoch"]
+
+
 def test_resume_continues_from_the_last_checkpoint(tmp_path, tone_labels, make_tiny_config):
     run = fit(make_tiny_config(tmp_path, tone_labels, "trainer.epochs=1"), tmp_path / "r", show_progress=False)
     first = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=False)

@@ -135,11 +135,14 @@ def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) 
 
 
 def _trainer(cfg: ExperimentConfig, fold_dir: Path, show_progress: bool) -> L.Trainer:
-    checkpoints = ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=fold_dir / "checkpoints", filename="best", monitor=cfg.trainer.monitor, mode=cfg.trainer.monitor_mode,
-        save_last=True, save_top_k=1, enable_version_counter=False,
+        save_top_k=1, enable_version_counter=False,
     )
-    callbacks: list = [checkpoints]
+    # Lightning's save_last only refreshes last.ckpt when `best` improves; resume needs the final epoch.
+    last = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                           enable_version_counter=False)
+    callbacks: list = [best, last]
     if show_progress:
         callbacks.append(RichProgressBar() if _is_terminal() else TQDMProgressBar(refresh_rate=10))
     return L.Trainer(
