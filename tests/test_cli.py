@@ -88,3 +88,9 @@ def test_list_shows_registered_parts():
     assert set(output.split()) == {"mixover", "mixup", "or_mixup"}
     code, output = run("list", "backbone", "resnet1*")
     assert "resnet18" in output.split() and "tiny_cnn" not in output.split()
+
+
+def test_recording_ids_with_dots_still_match():
+    from wildtag.evaluation import _key
+
+    assert _key("audio/XC1-2013.01.08-A.flac") == _key("XC1-2013.01.08-A") == "XC1-2013.01.08-A"

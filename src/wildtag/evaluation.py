@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wildtag.audio import AUDIO_EXTENSIONS
 from wildtag.data import clip_targets, event_targets
 from wildtag.labels import ClassMap, LabelError
 from wildtag.metrics import evaluate, per_class_table
@@ -45,7 +46,9 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
 
 def _key(name: str) -> str:
     """Match ids written in different ways: 'audio/x.flac', 'x.flac' and 'x' are one recording."""
-    return Path(str(name)).stem
+    path = Path(str(name))
+    # only an audio suffix is dropped: ids like 'XC1-2013.01.08-A' keep their dots
+    return path.stem if path.suffix.lower() in AUDIO_EXTENSIONS else path.name
 
 
 def _score_columns(predictions: pd.DataFrame, class_map: ClassMap, origin: str) -> np.ndarray:
