@@ -24,12 +24,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -70,10 +68,15 @@ def data_overrides(exp: Experiment, data: dict) -> list[str]:
 
 
 def last_epoch_metrics(run: Path) -> dict:
-    """The validation metrics logged at the last epoch (no checkpoint selection)."""
+    """The validation metrics of the last training epoch (no checkpoint selection).
+
+    ``fit`` validates once more after training, with the best weights, and logs that row under the next
+    epoch number; only epochs that also logged a training loss count here.
+    """
     log = pd.concat([pd.read_csv(p) for p in sorted((run / "fold-0" / "logs").glob("version_*/metrics.csv"))])
+    trained = log.dropna(subset=["train/loss_epoch"])["epoch"]
     valid = log.dropna(subset=["valid/loss"])
-    row = valid[valid["epoch"] == valid["epoch"].max()].iloc[-1]
+    row = valid[valid["epoch"] == trained.max()].iloc[-1]
     return {k.removeprefix("valid/"): float(row[k]) for k in valid.columns
             if k.startswith("valid/") and pd.notna(row[k]) and k.removeprefix("valid/") in (*METRICS, "loss")}
 
@@ -107,25 +110,6 @@ def held_out(checkpoint: Path, audio: list[Path], labels: Path, out_dir: Path, l
             "n_errors": summary.n_errors}
 
 
-def with_final_checkpoint(make_trainer: Callable) -> Callable:
-    """Wrap ``wildtag.training.fit._trainer`` so each fold also keeps ``checkpoints/final.ckpt``, the
-    weights of the final epoch.
-
-    wildtag's ``last.ckpt`` comes from ``ModelCheckpoint(save_last=True)``, which Lightning 2.x refreshes only
-    when the monitored metric improves: it holds the best epoch, not the last. The held-out evaluation here
-    must use weights that were not chosen on the held-out recordings, hence this extra checkpoint.
-    """
-
-    def make(cfg, fold_dir: Path, show_progress: bool):
-        trainer = make_trainer(cfg, fold_dir, show_progress)
-        final = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="final", monitor=None,
-                                save_top_k=1, enable_version_counter=False)
-        trainer.callbacks.append(final)
-        return trainer
-
-    return make
-
-
 def checkpoint_epoch(path: Path) -> int:
     """The (1-based) epoch whose weights a checkpoint holds."""
     return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"]) + 1
@@ -134,8 +118,8 @@ def checkpoint_epoch(path: Path) -> int:
 def run_experiment(exp: Experiment, data: dict, out: Path, extra: list[str],
                    max_held_out: int | None = None) -> dict:
     """Train one experiment, then score its held-out recordings (the first ``max_held_out`` of them)."""
-    import wildtag.training.fit as fitting
     from wildtag.config import load_config
+    from wildtag.training.fit import fit
 
     overrides = [*data_overrides(exp, data), f"data.cache_dir={out / 'cache'}", "trainer.num_workers=0",
                  f"name={exp.name}", *exp.overrides, *extra]
@@ -144,25 +128,23 @@ def run_experiment(exp: Experiment, data: dict, out: Path, extra: list[str],
     shutil.rmtree(run, ignore_errors=True)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    make_trainer = fitting._trainer
-    fitting._trainer = with_final_checkpoint(make_trainer)
-    try:
-        fitting.fit(cfg, run, show_progress=False, argv=["benchmarks/recipes/run.py", "--only", exp.name])
-    finally:
-        fitting._trainer = make_trainer
+    fit(cfg, run, show_progress=False, argv=["benchmarks/recipes/run.py", "--only", exp.name])
     train_wall_s = time.perf_counter() - started
     summary = json.loads((run / "metrics.json").read_text())["overall"]
     labels = data["insects"]["csv"]["birdclef" if exp.recipe == "birdclef21" else "fat"] \
         if exp.data == "insects" else data[exp.data]["events"]
     checkpoints = run / "fold-0" / "checkpoints"
-    final = checkpoints / "final.ckpt"
+    final = checkpoints / "last.ckpt"  # the final epoch's weights (best.ckpt is chosen on validation)
+    if checkpoint_epoch(final) != cfg.trainer.epochs:
+        raise RuntimeError(f"{final} holds epoch {checkpoint_epoch(final)} of {cfg.trainer.epochs}: "
+                           "fit's last.ckpt is expected to be the final epoch")
     level = "recording" if exp.data == "insects" else "window"
     audio = data[exp.data]["valid_audio"][:max_held_out]
     result = {
-        "recipe": exp.recipe, "data": exp.data, "ablation": exp.ablation,
+        "recipe": exp.recipe, "data": exp.data, "ablation": exp.ablation, "commit": _commit(),
         "epochs": cfg.trainer.epochs, "train_wall_s": round(train_wall_s, 1), "monitor": cfg.trainer.monitor,
         "best_epoch": checkpoint_epoch(checkpoints / "best.ckpt"), "final_epoch": checkpoint_epoch(final),
-        # 1-minute load average before and after training: about 2 means this run had the 2 cores alone
+        # 1-minute load average before and after training: well above 1-1.5 means other jobs shared the cores
         "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "valid_best_epoch": pick(summary), "valid_last_epoch": last_epoch_metrics(run),
         "held_out_final_epoch": held_out(final, audio, labels, run / "heldout", level),
@@ -222,7 +204,6 @@ def main() -> None:
     data = build_data(args.shared, out / "data")
     results = json.loads(results_path.read_text()) if results_path.exists() else {"experiments": {}}
     results["data"] = {name: part["summary"] for name, part in data.items()}
-    results["commit"] = _commit()
     results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "python": platform.python_version(), "torch": torch.__version__}
     for exp in select(args.only):
