@@ -5,7 +5,8 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from wildtag.models import BACKBONES, TinyCNN, create_backbone
+from wildtag.models import BACKBONES, TinyCNN, backbones, create_backbone
+from wildtag.models.backbones import PretrainedWeightsError
 from wildtag.registry import UnknownNameError
 
 TIMM_NAME = "resnet18"
@@ -37,10 +38,52 @@ def test_timm_backbone_returns_a_feature_map_for_any_in_chans():
     assert features.shape == (1, 512, 2, 3)
 
 
-def test_pretrained_without_a_path_refuses_to_download():
+def test_wildtag_backbones_have_no_published_weights():
+    with pytest.raises(PretrainedWeightsError, match="pretrained_path"):
+        create_backbone("tiny_cnn", in_chans=1, pretrained=True)
+
+
+def test_pretrained_offline_names_timms_cache_and_the_local_file_option(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(backbones, "_reachable", lambda cfg: False)  # what a machine without network sees
+    with pytest.raises(PretrainedWeightsError) as caught:
+        create_backbone(TIMM_NAME, in_chans=1, pretrained=True)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(tmp_path / "empty-cache") in message and "pretrained_path" in message
+    assert "timm/resnet18" in message
+
+
+def _fake_hub_cache(root, repo_id: str, state: dict) -> None:
+    """The layout huggingface_hub leaves after a download: refs/main -> snapshots/<rev>/model.safetensors."""
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    save_file(state, snapshot / "model.safetensors")
+
+
+def test_pretrained_reads_timms_hub_cache_without_network(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    source = timm.create_model(TIMM_NAME, pretrained=False)
+    _fake_hub_cache(tmp_path, "timm/resnet18.a1_in1k", source.state_dict())
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(backbones, "_reachable", lambda cfg: pytest.fail("must not go to the network"))
+    backbone = create_backbone(TIMM_NAME, in_chans=3, pretrained=True)
+    assert torch.equal(backbone.model.layer2[0].conv1.weight, source.layer2[0].conv1.weight)
+    assert torch.equal(backbone.model.conv1.weight, source.conv1.weight)
+    assert backbone.pretrained_licence == "apache-2.0"
+    assert "models--timm--resnet18.a1_in1k" in backbone.pretrained_source
+
+
+def test_random_weights_record_no_source():
     for name in ("tiny_cnn", TIMM_NAME):
-        with pytest.raises(ValueError, match="pretrained_path"):
-            create_backbone(name, in_chans=1, pretrained=True)
+        backbone = create_backbone(name, in_chans=1)
+        assert backbone.pretrained_source is None and backbone.pretrained_licence is None
 
 
 def test_timm_weights_load_from_a_local_file_adapting_the_first_conv(tmp_path):
@@ -60,6 +103,16 @@ def test_timm_weights_load_from_a_local_file_adapting_the_first_conv(tmp_path):
     # Two channels: RGB filters repeated, cut to two, rescaled by 3/2 to keep the activation scale.
     two = create_backbone(TIMM_NAME, in_chans=2, pretrained_path=path).model.state_dict()
     torch.testing.assert_close(two["conv1.weight"], expected["conv1.weight"][:, :2] * 1.5)
+    assert mono.pretrained_source == str(path) and mono.pretrained_licence == "apache-2.0"
+
+
+def test_timm_weights_load_from_safetensors_through_timms_path(tmp_path):
+    source = timm.create_model(TIMM_NAME, pretrained=False)
+    path = tmp_path / "resnet18.safetensors"
+    save_file(source.state_dict(), path)
+    same = create_backbone(TIMM_NAME, in_chans=3, pretrained_path=path).model.state_dict()
+    for key, value in same.items():
+        assert torch.equal(value, source.state_dict()[key]), key
 
 
 def test_tiny_cnn_weights_load_from_a_local_checkpoint_and_safetensors(tmp_path):

@@ -1,17 +1,28 @@
 """Backbones: modules mapping spectrogram images (B, in_chans, F, T) to feature maps (B, C, F', T').
 
 wildtag registers its own small networks in ``BACKBONES``; any other name is looked up in timm. Pretrained
-weights come only from a local file (``pretrained_path``): nothing is ever downloaded.
+weights of a timm model come the way timm users expect, through timm's own loading path:
+
+- ``pretrained=True``: timm fetches its published weights into its cache (the Hugging Face hub cache, or
+  ``TORCH_HOME`` for URL weights) on a connected machine, and reads them from that cache afterwards;
+- ``pretrained_path=FILE``: a local ``.pth``/``.safetensors`` file, loaded by
+  ``timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=FILE), in_chans=...)``, which
+  adapts the first convolution to ``in_chans`` and drops the classifier.
+
+wildtag's own backbones are not timm models (timm has no pretrained config for them), so their local
+files go through :func:`load_backbone_weights`. Every backbone records where its weights came from
+(``pretrained_source``) and their licence (``pretrained_licence``, timm's ``pretrained_cfg["license"]``).
 
     >>> backbone = create_backbone("tiny_cnn", in_chans=2)
     >>> backbone(torch.zeros(1, 2, 64, 100)).shape, backbone.num_features
     (torch.Size([1, 128, 4, 6]), 128)
-    >>> backbone = create_backbone("resnet18", in_chans=1, pretrained_path="weights/resnet18.pth")
+    >>> backbone = create_backbone("resnet18", in_chans=1, pretrained_path="weights/resnet18.safetensors")
 """
 
 from __future__ import annotations
 
 import difflib
+import pickle
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,6 +99,10 @@ class TimmBackbone(nn.Module):
         return features.permute(0, 3, 1, 2) if self.channels_last else features
 
 
+class PretrainedWeightsError(FileNotFoundError):
+    """Pretrained weights that cannot be had here (offline, not cached); the message says how to pass a file."""
+
+
 def create_backbone(
     name: str,
     in_chans: int,
@@ -97,37 +112,161 @@ def create_backbone(
 ) -> nn.Module:
     """The backbone ``name`` (a wildtag backbone, else a timm model) with ``num_features`` set.
 
-    Weights load from ``pretrained_path`` when given (a state dict, or a checkpoint holding one under
-    ``state_dict``/``model``; ``.safetensors`` too); the first convolution is adapted when the file was
-    trained with another number of input channels, and a classifier in the file is dropped.
-    ``pretrained=True`` without a path is an error: wildtag never downloads weights.
+    ``pretrained=True`` gives a timm model timm's published weights (downloaded into timm's cache when
+    not there yet); ``pretrained_path`` loads a local file instead (see the module docstring). The result
+    carries ``pretrained_source`` (a hub id, URL or file; None for random weights) and
+    ``pretrained_licence`` (None when unknown).
     """
-    if pretrained and pretrained_path is None:
-        raise ValueError(
-            f"pretrained=True for backbone {name!r} needs pretrained_path: wildtag never downloads weights. "
-            "Download them once (e.g. timm.create_model(name, pretrained=True) on a connected machine, then "
-            "torch.save(model.state_dict(), path)) and pass the local file as pretrained_path."
-        )
     import timm  # here, not at the top: importing timm takes seconds that tiny_cnn users need not pay
 
     if name in BACKBONES:
+        if pretrained and pretrained_path is None:
+            raise PretrainedWeightsError(
+                f"backbone {name!r} is wildtag's own and has no published weights: pass a local file as "
+                "pretrained_path (e.g. a backbone from an earlier run), or use a timm model name"
+            )
         backbone = BACKBONES.create(name, in_chans=in_chans, **kwargs)
-        weights_target, first_conv, classifier = backbone, getattr(backbone, "first_conv", None), None
-    elif timm.is_model(name):
-        model = timm.create_model(
-            name, pretrained=False, num_classes=0, global_pool="", in_chans=in_chans, **kwargs
-        )
-        backbone = TimmBackbone(model)
-        cfg = getattr(model, "pretrained_cfg", {}) or {}
-        weights_target, first_conv, classifier = model, cfg.get("first_conv"), cfg.get("classifier")
-    else:
+        if pretrained_path is not None:
+            # Not a timm model: timm has no pretrained_cfg (first conv, classifier) to load it by.
+            load_backbone_weights(backbone, pretrained_path, in_chans, first_conv=getattr(backbone, "first_conv", None))
+        return _with_provenance(backbone, None if pretrained_path is None else str(pretrained_path), None)
+    if not timm.is_model(name):
         close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
         raise UnknownNameError("backbone (wildtag or timm)", name, BACKBONES.list() + close)
     if pretrained_path is not None:
-        load_backbone_weights(
-            weights_target, pretrained_path, in_chans, first_conv=first_conv, classifier=classifier
-        )
+        model = _timm_from_file(name, in_chans, Path(pretrained_path), kwargs)
+        source = str(pretrained_path)
+    elif pretrained:
+        model = _timm_from_hub(name, in_chans, kwargs)
+        source = pretrained_source(model.pretrained_cfg)
+    else:
+        model = timm.create_model(name, pretrained=False, num_classes=0, global_pool="", in_chans=in_chans, **kwargs)
+        source = None
+    licence = (model.pretrained_cfg or {}).get("license") if source is not None else None
+    return _with_provenance(TimmBackbone(model), source, licence)
+
+
+def _with_provenance(backbone: nn.Module, source: str | None, licence: str | None) -> nn.Module:
+    backbone.pretrained_source, backbone.pretrained_licence = source, licence
     return backbone
+
+
+def pretrained_source(cfg: dict[str, Any] | None) -> str | None:
+    """Where timm takes a model's published weights from: ``hf-hub:ID``, a URL or a file."""
+    cfg = cfg or {}
+    if cfg.get("file"):
+        return str(cfg["file"])
+    if cfg.get("hf_hub_id"):
+        return f"hf-hub:{cfg['hf_hub_id']}"
+    return cfg.get("url") or None
+
+
+def _timm_from_file(name: str, in_chans: int, path: Path, kwargs: dict[str, Any]) -> nn.Module:
+    """timm's own file loading, then a check that the file held this architecture.
+
+    timm drops the classifier and loads the rest with ``strict=False`` when ``num_classes=0``, so a file
+    of another architecture would load silently; the keys are compared here to refuse it.
+    """
+    import timm
+    from timm.models import load_state_dict
+
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained weights file not found: {path}")
+    try:
+        file_keys = set(load_state_dict(str(path), weights_only=True))
+        model = timm.create_model(
+            name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)),
+            num_classes=0, global_pool="", in_chans=in_chans, **kwargs,
+        )
+    except (RuntimeError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:
+        raise ValueError(f"{path}: cannot load pretrained weights into {name} ({type(error).__name__}: "
+                         f"{_first_line(error)})") from error
+    missing = sorted(set(model.state_dict()) - file_keys)
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"{path}: weights do not fit the backbone {name}; {len(missing)} parameters are missing from the "
+            f"file ({shown}). Is it the weights of another architecture?"
+        )
+    return model
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+def _timm_from_hub(name: str, in_chans: int, kwargs: dict[str, Any]) -> nn.Module:
+    """timm's published weights, through timm's cache; offline without them cached: one clear error."""
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None or not pretrained_source(cfg.to_dict()):
+        raise PretrainedWeightsError(f"timm publishes no pretrained weights for {name!r}; pass pretrained_path")
+    cached = _cached_weights(cfg.to_dict())
+    if cached is not None:  # read from timm's cache through timm's file path: no network round trip
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(cached)),
+                                 num_classes=0, global_pool="", in_chans=in_chans, **kwargs)
+    source = pretrained_source(cfg.to_dict())
+    if not _reachable(cfg.to_dict()):
+        raise PretrainedWeightsError(offline_message(name, source))
+    try:
+        return timm.create_model(name, pretrained=True, num_classes=0, global_pool="", in_chans=in_chans, **kwargs)
+    except (OSError, RuntimeError) as error:  # huggingface_hub's and urllib's errors are OSErrors
+        raise PretrainedWeightsError(f"{offline_message(name, source)} ({_first_line(error)})") from error
+
+
+def weight_cache_dirs() -> dict[str, str]:
+    """Where timm keeps downloaded weights: the Hugging Face hub cache and torch hub's checkpoints."""
+    import torch.hub
+    from huggingface_hub import constants
+
+    return {"HF_HUB_CACHE": str(constants.HF_HUB_CACHE), "TORCH_HOME": str(Path(torch.hub.get_dir()) / "checkpoints")}
+
+
+def offline_message(name: str, source: str | None) -> str:
+    dirs = weight_cache_dirs()
+    return (
+        f"pretrained weights of {name} ({source}) are not in timm's cache (HF_HUB_CACHE={dirs['HF_HUB_CACHE']}, "
+        f"torch hub: {dirs['TORCH_HOME']}) and cannot be downloaded here; run "
+        f"timm.create_model({name!r}, pretrained=True) once on a connected machine and copy the cache, or "
+        "pass a local file: backbone.pretrained_path=FILE.safetensors"
+    )
+
+
+def _cached_weights(cfg: dict[str, Any]) -> Path | None:
+    """The weights file timm would download, when it is in the cache already."""
+    if cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, _, revision = str(cfg["hf_hub_id"]).partition("@")
+        names = [cfg["hf_hub_filename"]] if cfg.get("hf_hub_filename") else ["model.safetensors", "pytorch_model.bin"]
+        for filename in names:
+            found = try_to_load_from_cache(repo, filename, cache_dir=weight_cache_dirs()["HF_HUB_CACHE"],
+                                           revision=revision or None)
+            if isinstance(found, str):
+                return Path(found)
+    if cfg.get("url"):
+        candidate = Path(weight_cache_dirs()["TORCH_HOME"]) / Path(str(cfg["url"])).name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _reachable(cfg: dict[str, Any]) -> bool:
+    """Whether the weights' host resolves: offline, timm's retries would take a minute to fail."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    url = os.environ.get("HF_ENDPOINT", "https://huggingface.co") if cfg.get("hf_hub_id") else str(cfg.get("url"))
+    host = urlparse(url).hostname
+    if not host or os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
 
 
 def list_backbones(pattern: str = "*") -> list[str]:

@@ -229,6 +229,8 @@ def create_tagger(
         "provenance": {
             "wildtag_version": wildtag.__version__,
             "pretrained_path": None if pretrained_path is None else str(pretrained_path),
+            "pretrained": getattr(backbone, "pretrained_source", None),
+            "licence": getattr(backbone, "pretrained_licence", None),
         },
     }
     return Tagger(
