@@ -1,4 +1,4 @@
-"""Every recipe in recipes/ runs end to end (train, then predict) on a tiny slice of real data.
+"""Every packaged recipe (src/wildtag/recipes/) runs end to end (train, then predict) on a tiny slice of real data.
 
 The recipes keep their own parts (frontend, head, loss, augmentation, mixing, tiles...); only the data paths,
 the backbone (a small CNN instead of an ImageNet-sized one), the sample rate for the ultrasonic bat set and
@@ -18,9 +18,10 @@ from wildtag.config import load_config
 from wildtag.inference.predict import predict
 from wildtag.labels import make_events, read_raven, write_table
 from wildtag.models import create_backbone
+from wildtag.recipebook import recipes_dir
 from wildtag.training.fit import fit
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = recipes_dir()
 CLIP_RECIPES = ["birdclef21", "fat2019_lsep", "fat2019_lsep_stft1d"]
 BOX_RECIPES = ["rfcx_tp_fp_mixover", "rfcx_dl_pipeline", "rfcx_keras_attention"]
 SPECIES = ["Grylluscampestris", "Chorthippusbiguttulus", "Platypleuraplumosa"]
@@ -29,7 +30,7 @@ BATS = ["XC821237", "XC826219", "XC820302"]
 
 def test_every_recipe_is_covered():
     assert sorted(p.stem for p in RECIPES.glob("*.yaml")) == sorted(
-        ["insectset32", *CLIP_RECIPES, *BOX_RECIPES])
+        ["demo", "insectset32", *CLIP_RECIPES, *BOX_RECIPES])
 
 
 @pytest.fixture(scope="module")

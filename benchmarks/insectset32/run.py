@@ -91,7 +91,7 @@ def main() -> None:
         from wildtag.config import load_config
         from wildtag.training.fit import fit
 
-        cfg = load_config(REPO / "recipes" / "insectset32.yaml",
+        cfg = load_config("insectset32",
                           [f"data.labels={args.data / 'labels.csv'}", *args.overrides])
         started = time.perf_counter()
         run = fit(cfg, args.out / "runs" / "insectset32", show_progress=False)

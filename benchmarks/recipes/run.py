@@ -1,4 +1,4 @@
-"""Recipe benchmark: every recipe in recipes/ trained on real data within a fixed CPU budget.
+"""Recipe benchmark: every packaged recipe trained on real data within a fixed CPU budget.
 
     python benchmarks/recipes/run.py                         # everything (about 40 minutes on 2 cores)
     python benchmarks/recipes/run.py --only rfcx_dl_pipeline-bats --only 'fat2019*'
@@ -123,7 +123,7 @@ def run_experiment(exp: Experiment, data: dict, out: Path, extra: list[str],
 
     overrides = [*data_overrides(exp, data), f"data.cache_dir={out / 'cache'}", "trainer.num_workers=0",
                  f"name={exp.name}", *exp.overrides, *extra]
-    cfg = load_config(REPO / "recipes" / f"{exp.recipe}.yaml", overrides)
+    cfg = load_config(exp.recipe, overrides)
     run = out / "runs" / exp.name
     shutil.rmtree(run, ignore_errors=True)
     load_before = os.getloadavg()[0]

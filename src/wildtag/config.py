@@ -1,21 +1,24 @@
 """The experiment schema: one pydantic model for a whole run; recipes are YAML instances of it.
 
-    >>> cfg = load_config("recipes/insectset32.yaml", overrides=["trainer.epochs=3"])
+    >>> cfg = load_config("insectset32", overrides=["trainer.epochs=3"])  # a packaged recipe, or a path
     >>> cfg.trainer.epochs
     3
 
-Unknown keys are rejected with the closest valid key; relative data paths are resolved against the
-current working directory, as a shell user expects.
+Unknown keys are rejected with the closest valid key, and every registered part's arguments are checked
+(:mod:`wildtag.checks`) before any data is read; relative data paths are resolved against the current
+working directory, as a shell user expects.
 """
 
 from __future__ import annotations
 
-import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from wildtag.suggest import closest, did_you_mean
 
 
 class ConfigError(ValueError):
@@ -82,10 +85,13 @@ class AudioConfig(_Strict):
 
 
 class SamplerConfig(_Strict):
-    """Training and validation windows; ``train.name`` is a registered sampler."""
+    """Training windows; ``train.name`` is a registered sampler.
+
+    Validation windows are not a sampler: clips are scored as predict scores them (``inference.window_s``
+    and ``hop_s``), boxes with one fixed draw of the training sampler.
+    """
 
     train: Part = Part(name="random_window")
-    valid: Part = Part(name="full_clip")
 
 
 class ModelConfig(_Strict):
@@ -157,7 +163,6 @@ class InferenceConfig(_Strict):
     hop_s: float | None = Field(None, gt=0)  # default: the scored window (no overlap)
     tiles: TileConfig | None = None
     aggregate: Part = Part(name="max")
-    batch_size: int = Field(64, gt=0)
 
 
 class ExperimentConfig(_Strict):
@@ -179,6 +184,30 @@ class ExperimentConfig(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+# Keys that once existed but did nothing; a recipe that sets them is told so. A value equal to the old
+# default is what an older run's resolved config.yaml holds, and is dropped quietly.
+REMOVED_KEYS: dict[str, tuple[Any, str]] = {
+    "sampler.valid": ({"name": "full_clip"}, "validation windows follow inference.window_s / inference.hop_s "
+                      "(clips) or the training sampler (boxes)"),
+    "inference.batch_size": (64, "set the batch size when predicting: wildtag predict --batch-size N"),
+}
+
+
+def _drop_removed_keys(tree: dict[str, Any], origin: str) -> dict[str, Any]:
+    problems = []
+    for dotted, (old_default, instead) in REMOVED_KEYS.items():
+        section, leaf = dotted.rsplit(".", 1)
+        node = tree.get(section)
+        if isinstance(node, dict) and leaf in node:
+            if node[leaf] == old_default:
+                tree[section] = {k: v for k, v in node.items() if k != leaf}
+            else:
+                problems.append(f"{origin}: {dotted}: this key was removed (it was ignored); {instead}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return tree
 
 
 def _set_dotted(tree: dict[str, Any], dotted_key: str, value: Any) -> None:
@@ -209,6 +238,9 @@ def _explain(error: ValidationError, origin: str) -> ConfigError:
         message = problem["msg"]
         if problem["type"] == "extra_forbidden":
             message = "unknown key" + _suggest(problem["loc"])
+        elif problem["type"] == "literal_error":
+            choices = re.findall(r"'([^']*)'", str(problem.get("ctx", {}).get("expected", "")))
+            message += did_you_mean(str(problem.get("input")), choices, cutoff=0.5)
         lines.append(f"{origin}: {loc}: {message}")
     return ConfigError("\n".join(lines))
 
@@ -221,27 +253,39 @@ def _suggest(loc: tuple[Any, ...]) -> str:
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return ""
         model = annotation
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.5)
+    close = closest(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.5)
     return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(model.model_fields)}"
 
 
-def config_from_dict(tree: dict[str, Any], origin: str = "config") -> ExperimentConfig:
-    """Validate a config tree, turning pydantic's errors into one readable :class:`ConfigError`."""
+def config_from_dict(tree: dict[str, Any], origin: str = "config", *, check: bool = True) -> ExperimentConfig:
+    """Validate a config tree, turning pydantic's errors into one readable :class:`ConfigError`.
+
+    With ``check`` (the default) every registered part and its arguments are checked as well
+    (:func:`wildtag.checks.check_parts`), so a misspelt argument fails here, not after data preparation.
+    """
     try:
-        return ExperimentConfig.model_validate(tree)
+        cfg = ExperimentConfig.model_validate(_drop_removed_keys(dict(tree), origin))
     except ValidationError as error:
         raise _explain(error, origin) from None
+    if check:
+        from wildtag.checks import check_parts
+
+        check_parts(cfg, origin)
+    return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read a YAML recipe, apply ``--set`` overrides, validate."""
-    path = Path(path)
+def load_config(recipe: str | Path, overrides: list[str] | None = None, *, check: bool = True) -> ExperimentConfig:
+    """Read a YAML recipe (a file, or the name of a packaged recipe: ``wildtag recipes``), apply ``--set``
+    overrides, validate. A path that exists wins over a packaged recipe of the same name."""
+    from wildtag.recipebook import find_recipe
+
     try:
-        tree = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such recipe file") from None
+        path = find_recipe(recipe)
+        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as error:
+        raise ConfigError(str(error)) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections (data, model, trainer, ...)")
-    return config_from_dict(apply_overrides(tree, overrides or []), origin=str(path))
+    return config_from_dict(apply_overrides(tree, overrides or []), origin=str(path), check=check)

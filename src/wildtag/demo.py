@@ -11,11 +11,11 @@ import pandas as pd
 from wildtag.config import load_config
 from wildtag.evaluation import evaluate_files
 from wildtag.inference.predict import predict
+from wildtag.recipebook import recipe_path
 from wildtag.training.fit import fit
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 EXAMPLE_DIR = PACKAGE_DIR / "example_data" / "insects"
-DEMO_RECIPE = PACKAGE_DIR / "recipes" / "demo.yaml"
 
 
 @dataclass
@@ -31,7 +31,7 @@ def run_demo(out: str | Path = "wildtag-demo", *, epochs: int | None = None, sho
     overrides = [f"data.labels={EXAMPLE_DIR / 'labels.csv'}", f"data.cache_dir={out / '.cache'}"]
     if epochs is not None:
         overrides.append(f"trainer.epochs={epochs}")
-    cfg = load_config(DEMO_RECIPE, overrides)
+    cfg = load_config(recipe_path("demo"), overrides)  # the packaged recipe, whatever the cwd holds
     run_dir = fit(cfg, out / "runs" / cfg.name, show_progress=show_progress)
 
     labels = pd.read_csv(EXAMPLE_DIR / "labels.csv")

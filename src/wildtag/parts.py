@@ -11,6 +11,7 @@ def registries() -> dict[str, Registry]:
     from wildtag.augment.spectrogram import SPEC_AUGMENTS
     from wildtag.augment.waveform import WAVEFORM_AUGMENTS
     from wildtag.data import SAMPLERS
+    from wildtag.data.folds import FOLD_STRATEGIES
     from wildtag.features import FRONTENDS
     from wildtag.inference.aggregate import AGGREGATORS
     from wildtag.losses import LOSSES
@@ -26,6 +27,7 @@ def registries() -> dict[str, Registry]:
         "waveform_augment": WAVEFORM_AUGMENTS,
         "spectrogram_augment": SPEC_AUGMENTS,
         "mixer": MIXERS,
+        "fold_strategy": FOLD_STRATEGIES,
     }
 
 
