@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -94,3 +95,183 @@ def test_recording_ids_with_dots_still_match():
     from wildtag.evaluation import _key
 
     assert _key("audio/XC1-2013.01.08-A.flac") == _key("XC1-2013.01.08-A") == "XC1-2013.01.08-A"
+
+
+# --- recipes --------------------------------------------------------------------------------------------------
+
+def test_recipes_lists_every_packaged_recipe_with_its_first_comment_line():
+    from wildtag.recipebook import recipes_dir
+
+    code, output = run("recipes")
+    assert code == 0, output
+    listed = {line.split()[0]: line.split(None, 1)[1] for line in output.splitlines()}
+    files = sorted(recipes_dir().glob("*.yaml"))
+    assert sorted(listed) == [f.stem for f in files] and "birdclef21" in listed
+    first_line = (recipes_dir() / "birdclef21.yaml").read_text().splitlines()[0].lstrip("# ")
+    assert listed["birdclef21"] == first_line
+
+
+def test_recipes_show_prints_the_recipe_and_copy_writes_an_editable_one(tmp_path):
+    from wildtag.config import load_config
+    from wildtag.recipebook import recipe_path
+
+    code, output = run("recipes", "show", "insectset32")
+    assert code == 0 and output == recipe_path("insectset32").read_text()
+    code, output = run("recipes", "copy", "insectset32", str(tmp_path))
+    copy = tmp_path / "insectset32.yaml"
+    assert code == 0 and copy.read_text() == recipe_path("insectset32").read_text()
+    copy.write_text(copy.read_text().replace("name: insectset32", "name: mine"))
+    assert load_config(copy, ["data.labels=x.csv"]).name == "mine"
+    with pytest.raises(FileExistsError, match="already exists"):
+        runner.invoke(cli.app, ["recipes", "copy", "insectset32", str(copy)], catch_exceptions=False)
+    code, _ = run("recipes", "copy", "insectset32", str(copy), "--overwrite")
+    assert code == 0 and "name: insectset32" in copy.read_text()
+
+
+def test_a_recipe_is_found_by_name_and_an_existing_path_wins(tmp_path, monkeypatch):
+    from wildtag.config import ConfigError, load_config
+
+    assert load_config("birdclef21.yaml", ["data.labels=x.csv"]).name == "birdclef21"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "insectset32").write_text("name: local\ndata: {labels: x.csv}\n")
+    assert load_config("insectset32").name == "local"
+    with pytest.raises(ConfigError, match=r"birdclf21: no such recipe .*did you mean 'birdclef21'"):
+        load_config("birdclf21")
+
+
+def main_error(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
+    """Run the console script in-process; its exit code and stderr."""
+    monkeypatch.setattr("sys.argv", ["wildtag", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    return exit_.value.code, capsys.readouterr().err
+
+
+# --- train ----------------------------------------------------------------------------------------------------
+
+def test_a_misspelt_argument_fails_before_any_data_is_touched(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = main_error(monkeypatch, capsys, "train", "demo", "--set", "data.labels=missing.csv",
+                           "--set", "sampler.train.samples_per_epok=8", "--out", str(tmp_path / "run"))
+    assert code == 2 and "did you mean 'samples_per_epoch'" in err and "missing.csv" not in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+class FakeFit:
+    """Stands in for training.fit.fit: records what the CLI passes."""
+
+    def __init__(self, run_dir):
+        self.run_dir, self.calls = run_dir, []
+
+    def __call__(self, cfg, out=None, *, resume=False, show_progress=True, argv=None, overrides=None,
+                 overwrite=False):
+        self.calls.append({"cfg": cfg, "out": out, "resume": resume, "overrides": overrides,
+                           "overwrite": overwrite})
+        (self.run_dir / "metrics.json").write_text(json.dumps({"overall": {"accuracy": 0.5}}))
+        return self.run_dir
+
+
+def test_resume_needs_no_recipe_and_passes_set_through(tmp_path, monkeypatch):
+    fake = FakeFit(tmp_path)
+    monkeypatch.setattr("wildtag.training.fit.fit", fake)
+    code, output = run("train", "--resume", str(tmp_path), "--set", "trainer.epochs=20")
+    assert code == 0, output
+    assert fake.calls == [{"cfg": None, "out": tmp_path, "resume": True, "overrides": ["trainer.epochs=20"],
+                           "overwrite": False}]
+    code, output = run("train", "demo", "--set", "data.labels=x.csv", "--out", str(tmp_path), "--overwrite")
+    assert code == 0, output
+    assert fake.calls[-1]["overwrite"] is True and fake.calls[-1]["cfg"].name == "demo"
+    assert fake.calls[-1]["overrides"] is None  # --set on a new run goes into the config, not to fit
+
+
+def test_train_refuses_contradictory_arguments(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("wildtag.training.fit.fit", FakeFit(tmp_path))
+    code, err = main_error(monkeypatch, capsys, "train", "demo", "--resume", str(tmp_path))
+    assert code == 2 and "drop the recipe argument 'demo'" in err
+    code, err = main_error(monkeypatch, capsys, "train")
+    assert code == 2 and "train needs a recipe" in err
+
+
+def test_an_option_fit_lacks_is_an_error_not_ignored(tmp_path, monkeypatch, capsys):
+    def old_fit(cfg, out=None, *, resume=False, show_progress=True, argv=None):
+        raise AssertionError("must not run")
+
+    monkeypatch.setattr("wildtag.training.fit.fit", old_fit)
+    code, err = main_error(monkeypatch, capsys, "train", "--resume", str(tmp_path), "--set", "trainer.epochs=2")
+    assert code == 2 and "--set with --resume is not supported" in err
+
+
+# --- predict --------------------------------------------------------------------------------------------------
+
+def test_predict_refuses_missing_paths_and_top_k_without_topk_mean(tmp_path, monkeypatch, capsys):
+    code, err = main_error(monkeypatch, capsys, "predict", str(tmp_path), str(tmp_path / "nowhere.wav"))
+    assert code == 2 and f"no such file or folder: {tmp_path / 'nowhere.wav'}" in err
+    code, err = main_error(monkeypatch, capsys, "predict", str(tmp_path), str(tmp_path), "--top-k", "5")
+    assert code == 2 and "--top-k 5 only applies to --aggregate topk_mean" in err
+    code, err = main_error(monkeypatch, capsys, "predict", str(tmp_path), str(tmp_path), "--top-k", "5",
+                           "--aggregate", "max")
+    assert code == 2 and "(got --aggregate max)" in err
+
+
+def test_predict_exits_non_zero_when_nothing_was_scored(tmp_path, monkeypatch, capsys):
+    from wildtag.inference.predict import PredictionSummary
+
+    seen = {}
+
+    def no_recordings(run, paths, out, **kw):
+        seen.update(kw)
+        return PredictionSummary(Path(out), 0, 0, 2, 0.0, 1.0)
+
+    monkeypatch.setattr("wildtag.inference.predict.predict", no_recordings)
+    code, err = main_error(monkeypatch, capsys, "predict", str(tmp_path), str(tmp_path), "--out",
+                           str(tmp_path / "p"), "--aggregate", "topk_mean", "--top-k", "4")
+    assert code == 1 and "nothing could be scored" in err and seen["top_k"] == 4
+
+
+# --- errors ---------------------------------------------------------------------------------------------------
+
+def test_error_lines_are_not_wrapped_in_a_narrow_terminal(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "40")
+    deep = tmp_path.joinpath(*[f"folder_with_a_long_name_{i}" for i in range(8)], "recipe.yaml")
+    code, err = main_error(monkeypatch, capsys, "train", str(deep))
+    assert code == 2
+    assert f"error: {deep}: no such recipe file" in err.splitlines()[0]
+
+
+def test_an_internal_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
+    def broken(kind, pattern="*"):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr("wildtag.parts.list_parts", broken)
+    monkeypatch.setattr("sys.argv", ["wildtag", "list", "head"])
+    with pytest.raises(ValueError, match="internal invariant"):
+        cli.main()
+    assert "this is a bug" in capsys.readouterr().err
+
+
+def test_user_errors_do_not_include_bare_value_error():
+    from wildtag.errors import USER_ERRORS
+
+    assert ValueError not in USER_ERRORS and not issubclass(ValueError, USER_ERRORS)
+
+
+def test_help_and_argument_errors_import_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import wildtag.cli as cli\n"
+        "for argv in (['--help'], ['train', '--help'], ['predict', 'run', 'x.wav', '--top-k', '2'], ['train']):\n"
+        "    try:\n"
+        "        cli.app(argv, standalone_mode=False)\n"
+        "    except Exception as error:\n"
+        "        from wildtag.errors import USER_ERRORS\n"
+        "        assert isinstance(error, USER_ERRORS), error\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('torch', 'lightning', 'timm') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

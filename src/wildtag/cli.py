@@ -1,9 +1,15 @@
 """The ``wildtag`` command: a thin typed layer over the library (typer).
 
-    wildtag train recipes/insectset32.yaml --set trainer.epochs=20
+    wildtag recipes                                   # the packaged recipes
+    wildtag train insectset32 --set data.labels=insects/labels.csv --set trainer.epochs=20
+    wildtag train --resume runs/insectset32           # continue an interrupted run
     wildtag predict runs/insectset32 recordings/ --out predictions/
     wildtag evaluate predictions/recordings.csv labels.csv
     wildtag demo
+
+Only typer and rich are imported at start: torch, lightning and timm load inside the commands, so
+``wildtag --help`` and argument errors are instant. Errors that are the user's (``wildtag.errors.USER_ERRORS``)
+are one unwrapped line on stderr; anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +25,7 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train and run sound taggers for wildlife and environmental audio.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # soft_wrap: a long path stays on one line in a log
 _state = {"debug": False}
 
 
@@ -40,24 +46,61 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
 
 @app.command()
 def train(
-    recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/).")],
+    recipe: Annotated[str | None, typer.Argument(
+        help="A packaged recipe's name (see `wildtag recipes`) or a recipe YAML file; not with --resume.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<name>).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key: --set trainer.epochs=5")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run in --out.")] = False,
+    resume: Annotated[Path | None, typer.Option(
+        "--resume", help="Continue the interrupted run in RUN_DIR (its config.yaml is the recipe).",
+        metavar="RUN_DIR")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing, non-empty --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Train a tagger (all folds) and write a run directory.
 
-    Example: wildtag train recipes/insectset32.yaml --out runs/insects --set trainer.epochs=30
+    Example: wildtag train insectset32 --out runs/insects --set data.labels=insects/labels.csv
     """
-    from wildtag.config import load_config
+    from wildtag.errors import CommandLineError
+
+    if resume is not None:
+        if recipe is not None:
+            raise CommandLineError(f"--resume {resume} reads its recipe from {resume / 'config.yaml'}; "
+                                   f"drop the recipe argument {recipe!r}")
+        if out is not None and out.resolve() != resume.resolve():
+            raise CommandLineError(f"--resume {resume} continues that run in place; drop --out {out}")
+        if overwrite:
+            raise CommandLineError("--overwrite cannot be combined with --resume")
+    elif recipe is None:
+        raise CommandLineError("train needs a recipe (a name from `wildtag recipes`, or a YAML file) "
+                               "or --resume RUN_DIR")
+    from wildtag.config import load_config  # here, not at the top: it pulls in pydantic and the registries
     from wildtag.training.fit import fit
 
-    cfg = None if resume else load_config(recipe, set_ or [])
-    if resume and out is None:
-        raise typer.BadParameter("--resume needs --out RUN_DIR")
-    run_dir = fit(cfg, out, resume=resume, show_progress=not quiet, argv=sys.argv)  # type: ignore[arg-type]
+    extra = _fit_options(fit, overrides=set_ if resume is not None else None, overwrite=overwrite)
+    if resume is not None:
+        run_dir = fit(None, resume, resume=True, show_progress=not quiet, argv=sys.argv, **extra)  # type: ignore[arg-type]
+    else:
+        cfg = load_config(recipe, set_ or [])  # type: ignore[arg-type]
+        run_dir = fit(cfg, out, show_progress=not quiet, argv=sys.argv, **extra)
     _print_summary(run_dir)
+
+
+def _fit_options(fit: Any, **wanted: Any) -> dict[str, Any]:
+    """The options given that ``fit`` accepts; one it lacks but that was asked for is an error."""
+    import inspect
+
+    from wildtag.errors import CommandLineError
+
+    accepted = inspect.signature(fit).parameters
+    options = {}
+    for name, value in wanted.items():
+        if not value:
+            continue
+        if name not in accepted:
+            flag = {"overrides": "--set with --resume", "overwrite": "--overwrite"}[name]
+            raise CommandLineError(f"{flag} is not supported by this version of wildtag's training")
+        options[name] = value
+    return options
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -84,7 +127,7 @@ def predict(
     hop_s: Annotated[float | None, typer.Option("--hop-s", help="Window hop; default from the model.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
     aggregate: Annotated[str | None, typer.Option("--aggregate", help="max | mean | topk_mean")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", help="k for topk_mean")] = 3,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="k for --aggregate topk_mean (default 3)")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Decoding processes.")] = 1,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: best)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
@@ -93,18 +136,31 @@ def predict(
 
     Example: wildtag predict runs/insects field_recordings/ --out preds --hop-s 2.5
     """
+    from wildtag.errors import CommandLineError
+
+    if top_k is not None and aggregate != "topk_mean":
+        raise CommandLineError(f"--top-k {top_k} only applies to --aggregate topk_mean "
+                               f"(got --aggregate {aggregate or 'the model default'})")
+    missing = [str(p) for p in [run, *paths] if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
     from wildtag.inference.predict import predict as run_predict
     from wildtag.runtime import configure_threads
 
     configure_threads(workers)
-    summary = run_predict(run, paths, out, hop_s=hop_s, batch_size=batch_size, aggregate=aggregate, top_k=top_k,
-                          num_workers=workers, device=device, show_progress=not quiet)
+    summary = run_predict(run, paths, out, hop_s=hop_s, batch_size=batch_size, aggregate=aggregate,
+                          top_k=3 if top_k is None else top_k, num_workers=workers, device=device,
+                          show_progress=not quiet)
+    errors_csv = summary.out_dir / "errors.csv"
     console.print(
         f"scored {summary.n_recordings} recording(s), {summary.n_windows} windows, "
         f"{summary.audio_s:.0f} s of audio at {summary.times_real_time:.0f}x real time; "
-        f"{summary.n_errors} file(s) skipped (see {summary.out_dir / 'errors.csv'})"
+        f"{summary.n_errors} file(s) skipped (see {errors_csv})"
     )
     console.print(f"predictions: {summary.out_dir}")
+    if summary.n_recordings == 0:
+        _fail(f"nothing could be scored: no readable audio file under {', '.join(map(str, paths))} "
+              f"(see {errors_csv})", code=1)
 
 
 @app.command()
@@ -156,10 +212,48 @@ def demo(
     console.print(f"predictions:   {result.predictions_dir}")
 
 
+recipes_app = typer.Typer(help="The recipes that ship with wildtag: list, show, copy.", no_args_is_help=False)
+app.add_typer(recipes_app, name="recipes")
+
+
+@recipes_app.callback(invoke_without_command=True)
+def recipes(ctx: typer.Context) -> None:
+    """List the packaged recipes with a one-line description (show NAME prints one, copy NAME DEST copies it)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from wildtag.recipebook import list_recipes
+
+    found = list_recipes()
+    width = max(len(r.name) for r in found)
+    for r in found:
+        typer.echo(f"{r.name:<{width}}  {r.description}")
+
+
+@recipes_app.command("show")
+def recipes_show(name: Annotated[str, typer.Argument(help="Recipe name, e.g. birdclef21.")]) -> None:
+    """Print a packaged recipe."""
+    from wildtag.recipebook import recipe_path
+
+    typer.echo(recipe_path(name).read_text(encoding="utf-8"), nl=False)
+
+
+@recipes_app.command("copy")
+def recipes_copy(
+    name: Annotated[str, typer.Argument(help="Recipe name, e.g. birdclef21.")],
+    dest: Annotated[Path, typer.Argument(help="File to write, or a folder to write NAME.yaml into.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace DEST if it exists.")] = False,
+) -> None:
+    """Write an editable copy of a packaged recipe; train it with `wildtag train DEST`."""
+    from wildtag.recipebook import copy_recipe
+
+    written = copy_recipe(name, dest, overwrite=overwrite)
+    console.print(f"wrote {written}; train it with: wildtag train {written}")
+
+
 @app.command("list")
 def list_parts(
     kind: Annotated[str, typer.Argument(help="frontend | backbone | head | loss | sampler | aggregator | "
-                                             "waveform_augment | spectrogram_augment | mixer")],
+                                             "waveform_augment | spectrogram_augment | mixer | fold_strategy")],
     pattern: Annotated[str, typer.Argument(help="Shell pattern, e.g. 'efficientnet*'")] = "*",
 ) -> None:
     """List registered parts by kind (backbones also list timm's models)."""
@@ -169,17 +263,26 @@ def list_parts(
         typer.echo(name)
 
 
-def main() -> None:
-    """Entry point: map known errors to one line (tracebacks with --debug)."""
-    from wildtag.errors import USER_ERRORS
+def _fail(message: str, code: int = 2) -> None:
+    """One line on stderr, never wrapped or styled (a path in it must survive in a log), then exit."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
 
+
+def main() -> None:
+    """Entry point: the user's errors are one line (exit 2); anything else is a bug, with its traceback."""
     try:
         app()
-    except USER_ERRORS as error:
+    except Exception as error:
+        from wildtag.errors import USER_ERRORS, report_bug  # here: importing it at start would slow --help
+
+        if not isinstance(error, USER_ERRORS):
+            report_bug()
+            raise
         if _state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {error}")
-        sys.exit(2)
+        _fail(str(error))
 
 
 if __name__ == "__main__":

@@ -12,16 +12,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from wildtag.errors import ModelLoadError  # defined there, torch-free, for the CLI
 from wildtag.inference.tiles import tile_scores
 from wildtag.models import Tagger
 from wildtag.models.activation import activate
 
 # What must agree between the folds of one ensemble.
 _MUST_AGREE = ("sample_rate", "window_s", "class_names", "activation")
-
-
-class ModelLoadError(ValueError):
-    """A run directory or checkpoint that cannot be used for inference; the message names it."""
 
 
 @dataclass
