@@ -100,6 +100,8 @@ class ModelConfig(_Strict):
     head: Part = Part(name="linear")
     input_dropout: float = Field(0.0, ge=0, lt=1)
     box_crop: dict[str, int] | None = None  # {"out_bins": 128, "out_frames": 256} for per-class box crops
+    init_from: Path | None = None  # fine-tune: start from this run dir / checkpoint (wildtag.training.transfer)
+    freeze_backbone_epochs: int = Field(0, ge=0)  # train only the head for the first N epochs
 
 
 class AugmentConfig(_Strict):

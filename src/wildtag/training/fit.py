@@ -30,6 +30,7 @@ from wildtag.training.datamodule import FoldDataModule, fold_seed
 from wildtag.training.module import TaggerModule
 from wildtag.training.prepare import LabelledData, prepare_data
 from wildtag.training.run_dir import new_run_dir, write_atomic, write_provenance
+from wildtag.training.transfer import FreezeBackbone, init_from
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def precision_for(cfg: ExperimentConfig) -> str:
 def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) -> TaggerModule:
     """Model, loss and validation plan for one fold, from the recipe."""
     model = create_tagger(
-        cfg.model.model_dump(mode="json") | {
+        cfg.model.model_dump(mode="json", exclude={"init_from", "freeze_backbone_epochs"}) | {
             "frontend": cfg.model.frontend.spec(), "backbone": cfg.model.backbone.spec(),
             "head": cfg.model.head.spec(),
         },
@@ -98,6 +99,8 @@ def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) 
         window_s=cfg.audio.window_s,
         class_names=list(data.class_map.names),
     )
+    if cfg.model.init_from is not None:  # fine-tune from an earlier run (wildtag.training.transfer)
+        init_from(model, cfg.model.init_from, list(data.class_map.names))
     if cfg.augment.spectrogram:
         model.spec_augment = SpecAugmentPipeline.from_specs([p.spec() for p in cfg.augment.spectrogram])
     activation = "softmax" if cfg.loss.name in SOFTMAX_LOSSES else "sigmoid"
@@ -143,6 +146,8 @@ def _trainer(cfg: ExperimentConfig, fold_dir: Path, show_progress: bool) -> L.Tr
     last = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                            enable_version_counter=False)
     callbacks: list = [best, last]
+    if cfg.model.freeze_backbone_epochs:
+        callbacks.append(FreezeBackbone(cfg.model.freeze_backbone_epochs))
     if show_progress:
         callbacks.append(RichProgressBar() if _is_terminal() else TQDMProgressBar(refresh_rate=10))
     return L.Trainer(
