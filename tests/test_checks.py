@@ -48,6 +48,20 @@ def test_each_kind_of_part_is_checked_with_the_closest_name(sections, expected):
     assert expected in problems(**sections)
 
 
+@pytest.mark.parametrize(("sections", "expected"), [
+    ({"loss": {"name": "masked_focal", "gamma": -1}}, "r.yaml: loss: gamma must be >= 0, got -1"),
+    ({"model": {"head": {"name": "linear", "dropout": 1.5}}}, "model.head: dropout must be in [0, 1), got 1.5"),
+    ({"model": {"frontend": {"name": "logmel", "f_max": 99999}}}, "model.frontend: f_max=99999.0 Hz is above Nyquist"),
+    ({"model": {"backbone": {"name": "tiny_cnn", "widths": [1, 2]}}}, "model.backbone: tiny_cnn needs four"),
+    ({"augment": {"mixing": {"name": "mixup", "alpha": -1}}}, "augment.mixing: alpha"),
+    ({"augment": {"spectrogram": [{"name": "power", "p": 3}]}}, "augment.spectrogram[0]: p must be in [0, 1]"),
+    ({"augment": {"waveform": [{"name": "gain", "p": 2}]}}, "augment.waveform[0]: p must be a probability"),
+    ({"inference": {"aggregate": {"name": "topk_mean", "k": 0}}}, "inference.aggregate: topk_mean needs k >= 1"),
+])
+def test_values_are_checked_by_building_each_part_once(sections, expected):
+    assert expected in problems(**sections)
+
+
 def test_every_problem_is_listed_at_once():
     message = problems(loss={"name": "bce", "pos_wieght": 2}, model={"head": {"name": "lienar"}})
     assert len(message.splitlines()) == 2 and "'pos_weight'" in message and "'linear'" in message

@@ -5,7 +5,9 @@
 Each ``{name: ..., **kwargs}`` part is looked up in its registry (:func:`wildtag.parts.registries`) and its
 keyword arguments are matched against the factory's signature (``inspect.signature``), less the arguments
 wildtag passes itself (a head's ``in_features``, a backbone's ``in_chans``). A timm backbone is built once
-on the ``meta`` device (no memory, no weights), so timm itself says which arguments it takes.
+on the ``meta`` device (no memory, no weights), so timm itself says which arguments it takes. Parts whose
+arguments fit are then built once (the cheap kinds; heads and wildtag's backbones on the ``meta`` device) so that their own
+value checks (``gamma must be >= 0``) also fail here, as :class:`ConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def check_parts(cfg: ExperimentConfig, origin: str = "config") -> None:
                             f"registered: {', '.join(registry.list())}")
             continue
         extra = frozenset({"sample_rate"}) if kind == "frontend" else frozenset()
-        problems += _check_kwargs(key, kind, part, registry.get(part.name), extra=extra)
+        found = _check_kwargs(key, kind, part, registry.get(part.name), extra=extra)
+        if not found and kind in BUILT:
+            found = _try_build(key, kind, part, registry.get(part.name), cfg)
+        problems += found
         if kind == "frontend" and part.kwargs.get("sample_rate", cfg.audio.sample_rate) != cfg.audio.sample_rate:
             problems.append(f"{key}.sample_rate: {part.kwargs['sample_rate']} disagrees with audio.sample_rate "
                             f"{cfg.audio.sample_rate}; set audio.sample_rate only")
@@ -68,6 +73,31 @@ def check_parts(cfg: ExperimentConfig, origin: str = "config") -> None:
                         f"registered: {', '.join(names)}")
     if problems:
         raise ConfigError("\n".join(f"{origin}: {p}" for p in problems))
+
+
+# Kinds cheap enough to build once at load time, and the arguments wildtag would pass them.
+BUILT = frozenset({"frontend", "head", "loss", "mixer", "waveform_augment", "spectrogram_augment", "aggregator"})
+
+
+def _try_build(key: str, kind: str, part: Part, factory: Callable[..., Any], cfg: ExperimentConfig | None) -> list[str]:
+    """Build the part once so that its own argument checks run; their errors become problems."""
+    import torch
+
+    kwargs = dict(part.kwargs)
+    if kind == "frontend" and cfg is not None:
+        kwargs["sample_rate"] = cfg.audio.sample_rate
+    elif kind == "head":
+        kwargs.update(in_features=8, num_classes=2)  # any sizes: the head's own settings are what is checked
+    elif kind == "backbone":
+        kwargs["in_chans"] = 1
+    try:
+        with torch.device("meta" if kind in ("head", "backbone") else "cpu"):  # their weights need no memory
+            factory(**kwargs)
+    except (ValueError, TypeError) as error:
+        return [f"{key}: {error}"]
+    except Exception:  # noqa: BLE001 - not an argument problem: building it for real will say what is wrong
+        return []
+    return []
 
 
 def _parts(cfg: ExperimentConfig) -> Iterator[tuple[str, str, Part]]:
@@ -128,7 +158,11 @@ def _check_backbone(key: str, part: Part, registry: Any) -> list[str]:
         problems.append(f"{key}.pretrained_path: no such file {path} (relative paths are resolved against "
                         f"{Path.cwd()})")
     if part.name in registry:
-        return problems + _check_kwargs(key, "backbone", part, registry.get(part.name), extra=BACKBONE_OWN)
+        found = _check_kwargs(key, "backbone", part, registry.get(part.name), extra=BACKBONE_OWN)
+        if not found:
+            own = Part(name=part.name, **{k: v for k, v in kwargs.items() if k not in BACKBONE_OWN})
+            found = _try_build(key, "backbone", own, registry.get(part.name), None)
+        return problems + found
     import timm  # only for a timm backbone: importing timm takes seconds
 
     if not timm.is_model(part.name):
@@ -164,7 +198,9 @@ def _check_timm_kwargs(key: str, part: Part) -> list[str]:
             problems.append(f"{key}.{arg}: timm model {part.name!r} takes no argument {arg!r}"
                             f"{did_you_mean(arg, valid)}")
             kwargs.pop(arg)
-        except Exception:  # noqa: BLE001 - values are checked when the model is built for real
+        except ValueError as error:
+            return problems + [f"{key}: timm model {part.name!r}: {error}"]
+        except Exception:  # noqa: BLE001 - not an argument problem: building it for real will say what is wrong
             return problems
 
 
