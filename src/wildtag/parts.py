@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wildtag.registry import Registry
+from wildtag.registry import Registry, UnknownNameError
 
 
 def registries() -> dict[str, Registry]:
@@ -35,7 +35,7 @@ def list_parts(kind: str, pattern: str = "*") -> list[str]:
     """Registered names of one kind matching ``pattern``; backbones add timm's model names."""
     all_registries = registries()
     if kind not in all_registries:
-        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(all_registries)}")
+        raise UnknownNameError("kind of part", kind, list(all_registries))
     names = all_registries[kind].list(pattern)
     if kind == "backbone":
         import timm

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
+from wildtag.config import ConfigError  # the labels and the fold settings disagree: the user's to fix
 from wildtag.data.targets import row_error
 from wildtag.registry import Registry
 
@@ -69,7 +70,7 @@ def assign_folds(
     if n_folds < 2:
         raise ValueError(f"n_folds must be at least 2, got {n_folds}")
     if group_column is not None and group_column not in table.columns:
-        raise ValueError(
+        raise ConfigError(
             f"group_column {group_column!r} is not a column; the table has {list(table.columns)}"
         )
     split = FOLD_STRATEGIES.get(strategy)
@@ -77,7 +78,7 @@ def assign_folds(
     n_units = len(table) if groups is None else len(pd.unique(groups))
     if n_units < n_folds:
         unit = "rows" if groups is None else f"distinct {group_column!r} groups"
-        raise ValueError(f"cannot make {n_folds} folds from {n_units} {unit}; use fewer folds")
+        raise ConfigError(f"cannot make {n_folds} folds from {n_units} {unit}; use fewer folds")
     folds = split(
         table, n_folds, label_column=label_column, groups=groups, class_map=class_map, seed=seed,
         rare_classes=rare_classes, lat_column=lat_column, lon_column=lon_column, date_column=date_column,
@@ -132,7 +133,7 @@ def group_folds(
 ) -> np.ndarray:
     """Whole groups per fold: stratified by the primary label when the table has one, else GroupKFold."""
     if groups is None:
-        raise ValueError("strategy 'group' needs group_column (e.g. 'recording_id' or 'site')")
+        raise ConfigError("strategy 'group' needs group_column (e.g. 'recording_id' or 'site')")
     if label_column in table.columns:
         return stratified_folds(
             table, n_folds, label_column=label_column, groups=groups, seed=seed, rare_classes=rare_classes
@@ -202,7 +203,7 @@ def geo_time_block_folds(
         raise ValueError(f"cell_deg must be a positive number of degrees, got {cell_deg!r}")
     missing = [c for c in (lat_column, lon_column, date_column) if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise ConfigError(
             f"strategy 'geo_time_block' needs column(s) {missing} (or name yours with lat_column=, "
             f"lon_column=, date_column=); the table has {list(table.columns)}"
         )
@@ -210,7 +211,7 @@ def geo_time_block_folds(
     units = _merge_with_groups(blocks, groups)
     n_units = int(units.max()) + 1 if len(units) else 0
     if n_units < n_folds:
-        raise ValueError(
+        raise ConfigError(
             f"cannot make {n_folds} folds from {n_units} geo/time blocks; "
             "use fewer folds or a smaller cell_deg"
         )
@@ -400,7 +401,7 @@ def _report_rare(counts: pd.Series, n_folds: int, rare_classes: str, unit: str) 
         f"will lack them: {listed}{more}"
     )
     if rare_classes == "error":
-        raise ValueError(f"{message}. Use fewer folds, strategy='random', or rare_classes='warn'.")
+        raise ConfigError(f"{message}. Use fewer folds, strategy='random', or rare_classes='warn'.")
     warnings.warn(
         f"{message}; their {unit} are spread over distinct folds.",
         RareClassWarning,

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from wildtag.config import ConfigError
 from wildtag.data.items import WindowItem
 from wildtag.data.targets import row_error
 from wildtag.registry import Registry
@@ -72,7 +73,7 @@ def require_durations(table: pd.DataFrame, durations_s: Mapping[str, float], wha
 def items_per_epoch(samples_per_epoch: int | None, num_rows: int, what: str) -> int:
     """``samples_per_epoch`` when given (must be positive), else one item per row."""
     if num_rows == 0:
-        raise ValueError(f"no {what} to sample from")
+        raise ConfigError(f"no {what} to sample from (is the training split or fold empty?)")
     if samples_per_epoch is None:
         return num_rows
     if samples_per_epoch <= 0:

@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from wildtag.augment.mixing import create_mixer
 from wildtag.augment.spectrogram import SpecAugmentPipeline
-from wildtag.config import ExperimentConfig, load_config
+from wildtag.config import ConfigError, ExperimentConfig, load_config
 from wildtag.data import assign_folds
 from wildtag.inference.aggregate import create_aggregator
 from wildtag.losses import create_loss
@@ -48,11 +48,11 @@ def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.Data
     if cfg.data.split_column:
         column = cfg.data.split_column
         if column not in table.columns:
-            raise ValueError(f"data.split_column={column!r} is not a column of the labels: {list(table.columns)}")
+            raise ConfigError(f"data.split_column={column!r} is not a column of the labels: {list(table.columns)}")
         train = table[table[column].astype(str) == cfg.data.train_split]
         valid = table[table[column].astype(str) == cfg.data.valid_split]
         if train.empty or valid.empty:
-            raise ValueError(
+            raise ConfigError(
                 f"split column {column!r} has {len(train)} rows {cfg.data.train_split!r} and "
                 f"{len(valid)} rows {cfg.data.valid_split!r}; both must be non-empty"
             )
