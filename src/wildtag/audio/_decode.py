@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from wildtag.audio.errors import AudioError
-from wildtag.audio.info import check_file, libsndfile_reason
+from wildtag.audio.info import check_complete, check_file, libsndfile_reason
 
 Channel = int | Literal["mix"]
 
@@ -51,6 +51,7 @@ def open_audio(path: Path) -> Iterator[sf.SoundFile]:
     with f:
         if f.frames <= 0:
             raise AudioError(path, "contains no audio frames")
+        check_complete(path, f.format)
         yield f
 
 

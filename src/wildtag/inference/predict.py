@@ -89,8 +89,8 @@ def predict(
     aggregator = create_aggregator(agg_spec.pop("name"), **agg_spec)
 
     input_paths = [Path(p) for p in inputs]
-    missing = [p for p in input_paths if not p.exists()]
-    files = scan_audio([p for p in input_paths if p.exists()])
+    scan = scan_audio(input_paths)  # missing paths, unlistable folders, symlink loops: scan.problems
+    files = scan.files
     names = recording_names(input_paths, files)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +104,7 @@ def predict(
     loader = DataLoader(stream, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_stream,
                         persistent_workers=False)
     pending: dict[int, list[tuple[float, np.ndarray]]] = {}
-    recording_rows, errors = [], [{"path": str(p), "reason": "no such file or folder"} for p in missing]
+    recording_rows, errors = [], [{"path": p.path, "reason": p.reason} for p in scan.problems]
     n_windows, audio_s = 0, 0.0
     windows_path = out_dir / "windows.parquet"
     writer = pq.ParquetWriter(_atomic_target(windows_path), schema)
