@@ -21,7 +21,7 @@ from wildtag.audio.recording import (
     write_recordings,
 )
 from wildtag.audio.resample import resample
-from wildtag.audio.scan import AUDIO_EXTENSIONS, is_audio_file, scan_audio
+from wildtag.audio.scan import AUDIO_EXTENSIONS, ScanProblem, ScanResult, is_audio_file, scan_audio
 from wildtag.audio.stream import stream_blocks
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "AudioInfo",
     "DecodeCache",
     "Recording",
+    "ScanProblem",
+    "ScanResult",
     "is_audio_file",
     "load",
     "probe",
