@@ -275,3 +275,10 @@ def test_help_and_argument_errors_import_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_usage_errors_are_plain_lines_too():
+    long_name = "recipes_" + "x" * 150
+    result = runner.invoke(cli.app, [long_name], env={"COLUMNS": "40"})
+    assert result.exit_code == 2
+    assert f"Error: No such command '{long_name}'." in result.output.splitlines()

@@ -23,8 +23,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+# rich_markup_mode=None: usage errors print as plain lines, not in a box that wraps a long path.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Train and run sound taggers for wildlife and environmental audio.")
+                  rich_markup_mode=None, help="Train and run sound taggers for wildlife and environmental audio.")
 console = Console(stderr=True, soft_wrap=True)  # soft_wrap: a long path stays on one line in a log
 _state = {"debug": False}
 
@@ -49,7 +50,8 @@ def train(
     recipe: Annotated[str | None, typer.Argument(
         help="A packaged recipe's name (see `wildtag recipes`) or a recipe YAML file; not with --resume.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<name>).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key: --set trainer.epochs=5")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a key: --set trainer.epochs=5", metavar="KEY=VALUE")] = None,
     resume: Annotated[Path | None, typer.Option(
         "--resume", help="Continue the interrupted run in RUN_DIR (its config.yaml is the recipe).",
         metavar="RUN_DIR")] = None,
@@ -58,6 +60,7 @@ def train(
 ) -> None:
     """Train a tagger (all folds) and write a run directory.
 
+    \b
     Example: wildtag train insectset32 --out runs/insects --set data.labels=insects/labels.csv
     """
     from wildtag.errors import CommandLineError
@@ -134,6 +137,7 @@ def predict(
 ) -> None:
     """Score recordings window by window; write windows.parquet, recordings.csv and errors.csv.
 
+    \b
     Example: wildtag predict runs/insects field_recordings/ --out preds --hop-s 2.5
     """
     from wildtag.errors import CommandLineError
@@ -172,6 +176,7 @@ def evaluate(
 ) -> None:
     """Metrics of predictions against labels: LWLRAP, LRAP, mAP, ROC-AUC, F1, accuracy, per class.
 
+    \b
     Example: wildtag evaluate preds/recordings.csv labels.csv --out metrics.json
     """
     from wildtag.evaluation import evaluate_files
@@ -212,7 +217,7 @@ def demo(
     console.print(f"predictions:   {result.predictions_dir}")
 
 
-recipes_app = typer.Typer(help="The recipes that ship with wildtag: list, show, copy.", no_args_is_help=False)
+recipes_app = typer.Typer(help="The recipes that ship with wildtag: list, show, copy.", rich_markup_mode=None)
 app.add_typer(recipes_app, name="recipes")
 
 
