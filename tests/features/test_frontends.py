@@ -16,7 +16,7 @@ def _tone(freq_hz: float, duration_s: float = 0.5, amplitude: float = 0.5) -> to
     return torch.from_numpy(tone(SR, duration_s, freq_hz, amplitude))[None]
 
 
-@pytest.mark.parametrize("name", FRONTENDS.list())
+@pytest.mark.parametrize("name", [n for n in FRONTENDS.list() if not getattr(FRONTENDS.get(n), "is_embedding", False)])
 @pytest.mark.parametrize("freq_coord", [False, True])
 @pytest.mark.parametrize("normalize", ["per_bin", "batchnorm", "none"])
 def test_every_frontend_gives_finite_float32_images_of_the_announced_shape(name, freq_coord, normalize):

@@ -80,6 +80,23 @@ class TinyCNN(nn.Module):
         return self.blocks(x)
 
 
+@BACKBONES.register("identity")
+class IdentityBackbone(nn.Module):
+    """No backbone: the frontend's output is the feature map (embedding frontends give (B, D, 1, 1)).
+
+    ``norm=True`` standardises each channel with BatchNorm statistics learnt in training (no affine
+    part): what a linear probe on raw embeddings needs when their dimensions differ in scale.
+    """
+
+    def __init__(self, in_chans: int = 1, norm: bool = False):
+        super().__init__()
+        self.in_chans = self.num_features = int(in_chans)
+        self.norm = nn.BatchNorm2d(self.in_chans, affine=False) if norm else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x if self.norm is None else self.norm(x)
+
+
 class TimmBackbone(nn.Module):
     """A timm model used for its ``forward_features`` (classifier and pooling removed)."""
 

@@ -168,6 +168,15 @@ def _box_crop(box_cfg: Any) -> BoxCropResize | None:
     return BoxCropResize(**box_cfg)
 
 
+def pretrained_provenance(frontend: nn.Module, backbone: nn.Module) -> dict[str, str | None]:
+    """``pretrained`` (where pretrained weights came from) and ``licence`` of an embedding frontend and a
+    pretrained backbone, joined with "; " when both have one."""
+    sources = [getattr(frontend, "pretrained_source", None), getattr(backbone, "pretrained_source", None)]
+    licences = [getattr(frontend, "licence", None), getattr(backbone, "pretrained_licence", None)]
+    return {"pretrained": "; ".join(s for s in sources if s) or None,
+            "licence": "; ".join(dict.fromkeys(x for x in licences if x)) or None}
+
+
 def create_tagger(
     model_cfg: Mapping[str, Any],
     num_classes: int,
@@ -229,8 +238,7 @@ def create_tagger(
         "provenance": {
             "wildtag_version": wildtag.__version__,
             "pretrained_path": None if pretrained_path is None else str(pretrained_path),
-            "pretrained": getattr(backbone, "pretrained_source", None),
-            "licence": getattr(backbone, "pretrained_licence", None),
+            **pretrained_provenance(frontend, backbone),
         },
     }
     return Tagger(

@@ -21,6 +21,7 @@ from wildtag.augment.mixing import create_mixer
 from wildtag.augment.spectrogram import SpecAugmentPipeline
 from wildtag.config import ConfigError, ExperimentConfig, load_config
 from wildtag.data import assign_folds
+from wildtag.embeddings.probe import EmbeddingDataModule, is_probe, name_embedding_model
 from wildtag.inference.aggregate import create_aggregator
 from wildtag.losses import create_loss
 from wildtag.metrics import evaluate
@@ -99,6 +100,8 @@ def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) 
         window_s=cfg.audio.window_s,
         class_names=list(data.class_map.names),
     )
+    if is_probe(cfg):  # trained on cached vectors, run on audio by the store's embedding model
+        name_embedding_model(model, cfg)
     if cfg.model.init_from is not None:  # fine-tune from an earlier run (wildtag.training.transfer)
         init_from(model, cfg.model.init_from, list(data.class_map.names))
     if cfg.augment.spectrogram:
@@ -196,7 +199,7 @@ def train_fold(cfg: ExperimentConfig, data: LabelledData, fold: int, rows: tuple
     fold_dir.mkdir(exist_ok=True)
     seed = fold_seed(cfg.seed, fold)
     L.seed_everything(seed, workers=True, verbose=False)
-    dm = FoldDataModule(cfg, data, rows[0], rows[1], cache_dir, seed)
+    dm = (EmbeddingDataModule if is_probe(cfg) else FoldDataModule)(cfg, data, rows[0], rows[1], cache_dir, seed)
     dm.warm_cache(show_progress)
     module = build_module(cfg, data, dm)
     trainer = _trainer(cfg, fold_dir, show_progress)

