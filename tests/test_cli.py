@@ -211,6 +211,10 @@ def test_predict_refuses_missing_paths_and_top_k_without_topk_mean(tmp_path, mon
     code, err = main_error(monkeypatch, capsys, "predict", str(tmp_path), str(tmp_path), "--top-k", "5",
                            "--aggregate", "max")
     assert code == 2 and "(got --aggregate max)" in err
+    code, err = main_error(monkeypatch, capsys, "predict", str(tmp_path), str(tmp_path), "--hop-s", "-1")
+    assert code == 2 and "--hop-s must be a positive number of seconds, got -1.0" in err
+    result = runner.invoke(cli.app, ["predict", str(tmp_path), str(tmp_path), "--batch-size", "0"])
+    assert result.exit_code == 2 and "--batch-size" in result.output
 
 
 def test_predict_exits_non_zero_when_nothing_was_scored(tmp_path, monkeypatch, capsys):

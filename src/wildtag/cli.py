@@ -128,10 +128,10 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="Audio files and/or folders (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("predictions"),
     hop_s: Annotated[float | None, typer.Option("--hop-s", help="Window hop; default from the model.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per model call.")] = 64,
     aggregate: Annotated[str | None, typer.Option("--aggregate", help="max | mean | topk_mean")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", help="k for --aggregate topk_mean (default 3)")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Decoding processes.")] = 1,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="k for --aggregate topk_mean (default 3)")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 1,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: best)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
 ) -> None:
@@ -142,6 +142,8 @@ def predict(
     """
     from wildtag.errors import CommandLineError
 
+    if hop_s is not None and not hop_s > 0:
+        raise CommandLineError(f"--hop-s must be a positive number of seconds, got {hop_s}")
     if top_k is not None and aggregate != "topk_mean":
         raise CommandLineError(f"--top-k {top_k} only applies to --aggregate topk_mean "
                                f"(got --aggregate {aggregate or 'the model default'})")
@@ -172,7 +174,7 @@ def evaluate(
     predictions: Annotated[Path, typer.Argument(help="recordings.csv or windows.parquet from predict.")],
     labels: Annotated[Path, typer.Argument(help="Clip-label CSV, Raven table(s) folder, RFCx CSV, events table.")],
     out: Annotated[Path | None, typer.Option("--out", help="Write metrics JSON here.")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", help="For F1, precision, recall.")] = 0.5,
+    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="For F1, precision, recall.")] = 0.5,
 ) -> None:
     """Metrics of predictions against labels: LWLRAP, LRAP, mAP, ROC-AUC, F1, accuracy, per class.
 
