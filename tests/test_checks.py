@@ -43,6 +43,9 @@ def problems(**sections) -> str:
     ({"model": {"backbone": {"name": "tiny_cnn", "pretrained_path": "no/such/weights.pth"}}},
      "model.backbone.pretrained_path: no such file no/such/weights.pth"),
     ({"folds": {"strategy": "stratifed"}}, "folds.strategy: Input should be"),
+    ({"model": {"box_crop": {"out_bin": 64, "out_frames": 64}}}, "model.box_crop.out_bin: box crop 'BoxCropResize' takes "
+                                                                "no argument 'out_bin' (did you mean 'out_bins'?)"),
+    ({"model": {"box_crop": {"out_bins": 0, "out_frames": 64}}}, "model.box_crop: out_bins and out_frames must be >= 1"),
 ])
 def test_each_kind_of_part_is_checked_with_the_closest_name(sections, expected):
     assert expected in problems(**sections)

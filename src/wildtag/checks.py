@@ -66,6 +66,8 @@ def check_parts(cfg: ExperimentConfig, origin: str = "config") -> None:
         if kind == "frontend" and part.kwargs.get("sample_rate", cfg.audio.sample_rate) != cfg.audio.sample_rate:
             problems.append(f"{key}.sample_rate: {part.kwargs['sample_rate']} disagrees with audio.sample_rate "
                             f"{cfg.audio.sample_rate}; set audio.sample_rate only")
+    if cfg.model.box_crop is not None:
+        problems += _check_box_crop(cfg.model.box_crop)
     strategy = cfg.folds.strategy
     if strategy not in regs["fold_strategy"]:
         names = regs["fold_strategy"].list()
@@ -98,6 +100,14 @@ def _try_build(key: str, kind: str, part: Part, factory: Callable[..., Any], cfg
     except Exception:  # noqa: BLE001 - not an argument problem: building it for real will say what is wrong
         return []
     return []
+
+
+def _check_box_crop(settings: dict[str, int]) -> list[str]:
+    from wildtag.features import BoxCropResize
+
+    part = Part(name="BoxCropResize", **settings)
+    return _check_kwargs("model.box_crop", "box crop", part, BoxCropResize) or \
+        _try_build("model.box_crop", "box crop", part, BoxCropResize, None)
 
 
 def _parts(cfg: ExperimentConfig) -> Iterator[tuple[str, str, Part]]:
