@@ -1,0 +1,152 @@
+"""Scorers: waveform batches in, fold-averaged probabilities out, on torch or onnxruntime.
+
+    >>> scorer = create_scorer("runs/demo")                       # torch, fp32 on CPU, bf16 on CUDA
+    >>> scorer = create_scorer("exports/demo", backend="onnx")    # a folder written by ``wildtag export``
+    >>> probs = scorer.scores(wave)                               # (B, N) float32 -> (B, K)
+
+Every scorer has ``.preprocessing`` (the model's stored settings: sample rate, window, classes, tiles,
+class boxes) and ``.scores``. The torch scorer runs under ``torch.inference_mode`` with the backbone's
+input in channels_last memory order (measured faster for conv backbones on CPU, see
+``benchmarks/inference/README.md``) and bf16 autocast on CUDA by default, on CPU only when asked:
+CPUs without AVX512-BF16 or AMX emulate bf16 and run slower than fp32.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from wildtag.errors import ConfigError, ModelLoadError
+from wildtag.inference.loading import Ensemble, load_ensemble
+from wildtag.registry import Registry
+
+BACKENDS = Registry("backend")
+PRECISIONS = ("fp32", "bf16")
+ONNX_MODEL = "model.onnx"
+ONNX_PREPROCESSING = "preprocessing.json"
+
+
+class Scorer(Protocol):
+    """What the archive runner needs from a model."""
+
+    preprocessing: dict[str, Any]
+
+    def scores(self, wave: Tensor) -> Tensor: ...
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere it is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return torch.backends.mkldnn.is_available() and any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+
+
+def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
+    spec, *rest = args
+    return (spec.contiguous(memory_format=torch.channels_last), *rest) if spec.ndim == 4 else args
+
+
+class TorchScorer:
+    """The fold models of a run on one torch device."""
+
+    def __init__(self, ensemble: Ensemble, *, precision: str = "fp32", device: str | torch.device = "cpu",
+                 channels_last: bool = True):
+        self.ensemble = ensemble.to(device)
+        self.preprocessing = ensemble.preprocessing
+        self.device = torch.device(device)
+        self.precision = precision
+        self.channels_last = channels_last
+        if channels_last:
+            for model in ensemble.models:
+                model.backbone.to(memory_format=torch.channels_last)
+                model.backbone.register_forward_pre_hook(_to_channels_last)
+
+    @property
+    def card(self) -> Any:
+        return getattr(self.ensemble, "card", None)
+
+    def scores(self, wave: Tensor) -> Tensor:
+        """Probabilities ``(B, K)`` float32 on the CPU for waveforms ``(B, N)``."""
+        on_cuda = self.device.type == "cuda"
+        if on_cuda and wave.device.type == "cpu":
+            wave = wave.pin_memory()
+        wave = wave.to(self.device, non_blocking=True)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                      enabled=self.precision == "bf16"):
+            return self.ensemble.scores(wave).float().cpu()
+
+
+class OnnxScorer:
+    """A graph written by :func:`wildtag.export.export_onnx`, run on onnxruntime (CPU)."""
+
+    def __init__(self, folder: Path, *, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigError("backend 'onnx' needs onnxruntime: pip install 'wildtag[onnx]'") from None
+        model = folder / ONNX_MODEL
+        if not model.exists():
+            raise ModelLoadError(f"{folder}: no {ONNX_MODEL} here; write one with `wildtag export RUN --out DIR`")
+        self.preprocessing = json.loads((folder / ONNX_PREPROCESSING).read_text())
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    card = None
+
+    def scores(self, wave: Tensor) -> Tensor:
+        """Probabilities ``(B, K)`` float32 for waveforms ``(B, N)``."""
+        array = np.ascontiguousarray(wave.detach().cpu().numpy(), dtype=np.float32)
+        (probs,) = self.session.run(None, {self.input_name: array})
+        return torch.from_numpy(probs)
+
+
+@BACKENDS.register("torch")
+def _torch_backend(*, source: str | Path | Ensemble, precision: str, device: str | None,
+                   channels_last: bool | None) -> TorchScorer:
+    ensemble = source if isinstance(source, Ensemble) else load_ensemble(source)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if channels_last is None:
+        channels_last = any(isinstance(m, nn.Conv2d) for model in ensemble.models for m in model.modules())
+    return TorchScorer(ensemble, precision=precision, device=device, channels_last=channels_last)
+
+
+@BACKENDS.register("onnx")
+def _onnx_backend(*, source: str | Path | Ensemble, precision: str, device: str | None,
+                  channels_last: bool | None) -> OnnxScorer:
+    if isinstance(source, Ensemble):
+        raise ConfigError("backend 'onnx' runs an exported folder; run `wildtag export RUN --out DIR` first")
+    if precision != "fp32":
+        raise ConfigError(f"backend 'onnx' runs fp32 only, not precision {precision!r}")
+    if device not in (None, "cpu"):
+        raise ConfigError(f"backend 'onnx' runs on the CPU only, not device {device!r}")
+    return OnnxScorer(Path(source), threads=torch.get_num_threads())
+
+
+def create_scorer(
+    model_path_or_ensemble: str | Path | Ensemble,
+    backend: str = "torch",
+    precision: str | None = None,
+    device: str | None = None,
+    channels_last: bool | None = None,
+) -> Scorer:
+    """A scorer for a run, checkpoint or loaded :class:`Ensemble` (torch) or an export folder (onnx).
+
+    ``precision`` defaults to bf16 on CUDA and fp32 elsewhere; ``channels_last`` defaults to on for
+    models with 2-d convolutions.
+    """
+    on_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    precision = precision or ("bf16" if on_cuda and backend == "torch" else "fp32")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    return BACKENDS.create(backend, source=model_path_or_ensemble, precision=precision, device=device,
+                           channels_last=channels_last)
