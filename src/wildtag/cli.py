@@ -270,6 +270,11 @@ def list_parts(
         typer.echo(name)
 
 
+from wildtag.cli_perf import register as _register_perf  # noqa: E402
+
+_register_perf(app)
+
+
 def _fail(message: str, code: int = 2) -> None:
     """One line on stderr, never wrapped or styled (a path in it must survive in a log), then exit."""
     sys.stderr.write(f"error: {message}\n")

@@ -1,0 +1,49 @@
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from wildtag.export import export_onnx, onnx_ready  # noqa: E402
+from wildtag.features import create_frontend  # noqa: E402
+from wildtag.inference.backends import create_scorer  # noqa: E402
+
+
+@pytest.mark.parametrize("settings", [
+    {"name": "logmel", "n_fft": 512, "hop_length": 256, "n_mels": 32},
+    {"name": "stft", "n_fft": 400, "win_length": 300, "hop_length": 160, "power": 1.0, "scale": "db"},
+])
+def test_convolution_stft_matches_torch_stft(settings):
+    frontend = create_frontend(settings.pop("name"), sample_rate=16000, **settings).eval()
+    wave = torch.randn(3, 16000)
+    torch.testing.assert_close(onnx_ready(frontend)(wave), frontend(wave), atol=2e-3, rtol=1e-4)
+
+
+def test_export_round_trip_equals_torch(tiny_run, tmp_path):
+    out = export_onnx(tiny_run, tmp_path / "export")
+    preprocessing = json.loads((out / "preprocessing.json").read_text())
+    assert preprocessing["class_names"] == ["high", "low"]
+    t = torch.arange(16000) / 16000
+    wave = torch.cat([torch.stack([0.5 * torch.sin(2 * torch.pi * f * t) for f in (800.0, 3000.0)]),
+                      0.1 * torch.randn(3, 16000)])
+    torch_scores = create_scorer(tiny_run, device="cpu").scores(wave)
+    onnx_scores = create_scorer(out, backend="onnx").scores(wave)
+    assert onnx_scores.shape == (5, 2)
+    assert (onnx_scores - torch_scores).abs().max() < 1e-4
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export_onnx(tiny_run, out)
+
+
+def test_export_command_writes_the_graph_and_refuses_unknown_formats(tiny_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from wildtag import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["export", str(tiny_run), "--format", "onnx", "--out", str(tmp_path / "e")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "e" / "model.onnx").stat().st_size > 1000
+    result = runner.invoke(cli.app, ["export", str(tiny_run), "--format", "tflite", "--out", str(tmp_path / "f")])
+    assert result.exit_code != 0 and "tflite" in str(result.exception or result.output)
+    assert not (tmp_path / "f").exists()
