@@ -114,7 +114,7 @@ def test_ranges_are_checked_at_construction(name, kwargs, message):
 def test_stripes_blank_exactly_the_given_cells():
     spec = _spec(batch=2, channels=1)
     params = {"start": torch.tensor([[3, 30], [0, 0]]), "width": torch.tensor([[5, 2], [0, 4]])}
-    out = TimeStripes(num_stripes=2).transform(spec, params)
+    out = TimeStripes(num_stripes=2).apply(spec, params)
     blank = (out == 0).all(dim=2)[:, 0]  # (B, T): whole columns set to the fill
     expected = torch.zeros(2, 40, dtype=torch.bool)
     expected[0, 3:8] = expected[0, 30:32] = expected[1, 0:4] = True
@@ -123,7 +123,7 @@ def test_stripes_blank_exactly_the_given_cells():
         out[~expected[:, None, None, :].expand_as(out)], spec[~expected[:, None, None, :].expand_as(spec)]
     )
 
-    freq = FreqStripes(num_stripes=1, fill="mean").transform(
+    freq = FreqStripes(num_stripes=1, fill="mean").apply(
         spec, {"start": torch.tensor([[2], [9]]), "width": torch.tensor([[3], [1]])}
     )
     means = spec.mean(dim=(-2, -1))[:, 0]
@@ -175,14 +175,15 @@ def test_power_keeps_the_range_and_order_of_each_example():
 
 def test_power_matches_the_formula():
     spec = torch.tensor([[[[-10.0, -5.0, 0.0, 10.0]]], [[[2.0, 2.0, 2.0, 2.0]]]])
-    out = PowerContrast().transform(spec, {"power": torch.tensor([2.0, 3.0])})
+    out = PowerContrast().apply(spec, {"power": torch.tensor([2.0, 3.0])})
     expected = -10.0 + 20.0 * torch.tensor([0.0, 0.25, 0.5, 1.0]) ** 2
     assert torch.allclose(out[0, 0, 0], expected)
     assert torch.equal(out[1], spec[1])  # a constant image is left alone
 
 
 def test_power_draws_lie_in_range_log_uniformly():
-    draws = PowerContrast(min_power=0.5, max_power=2.0).sample_params(4000, torch.Size(), torch.Generator())
+    power_contrast = PowerContrast(min_power=0.5, max_power=2.0)
+    draws = power_contrast.randomize_parameters(torch.zeros(4000, 1, 1, 1), torch.Generator())
     power = draws["power"]
     assert power.min() >= 0.5 and power.max() <= 2.0
     assert abs((power < 1).float().mean().item() - 0.5) < 0.05  # symmetric in log space
@@ -201,7 +202,7 @@ def test_time_jitter_rolls_each_example_within_the_limit():
 
 def test_time_jitter_shift_mode_fills_the_vacated_frames():
     spec = _spec(batch=2, channels=1, frames=10)
-    out = TimeJitter(mode="shift", fill="min").transform(spec, {"shift": torch.tensor([3, -2])})
+    out = TimeJitter(mode="shift", fill="min").apply(spec, {"shift": torch.tensor([3, -2])})
     assert torch.equal(out[0, 0, :, 3:], spec[0, 0, :, :7])
     assert torch.equal(out[0, 0, :, :3], spec[0, 0].min().expand(16, 3))
     assert torch.equal(out[1, 0, :, :8], spec[1, 0, :, 2:])

@@ -40,12 +40,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from wildtag.augment.spectrogram.base import draw_seed
 from wildtag.registry import Registry
 
 MIXERS: Registry[Mixer] = Registry("mixer")
 
 POSITIVE_THRESHOLD = 0.5
-_SEED_HIGH = 2**62
 
 
 def create_mixer(name: str, /, **kwargs: Any) -> Mixer:
@@ -122,7 +122,7 @@ def sample_beta(alpha: float, n: int, generator: torch.Generator | None) -> Tens
 
     torch's Beta sampler takes no generator, so a seed drawn from ``generator`` feeds numpy's.
     """
-    seed = int(torch.randint(_SEED_HIGH, (1,), generator=generator))
+    seed = draw_seed(generator)
     return torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, size=n).astype(np.float32))
 
 

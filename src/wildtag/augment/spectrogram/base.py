@@ -1,19 +1,24 @@
 """The spectrogram-augmentation contract: batched, on-device transforms of ``(B, C, F, T)`` images.
 
+It is the contract of :mod:`wildtag.augment.base` (``p``, ``randomize_parameters`` then ``apply``) for a
+batch, with a CPU ``torch.Generator`` passed to each call or set once on the module.
+
 Every augmentation is an ``nn.Module`` without parameters or buffers (adding one to a model leaves its
 checkpoints unchanged). ``forward(spec)`` returns a tensor of the same shape, dtype and device:
 
 - each example is transformed with probability ``p``, with its own random parameters;
 - ``channels`` restricts the transform to some channels (``None``: all), so a frequency-coordinate
   channel appended by the frontend can be left alone with ``channels=[0]``;
-- randomness comes from ``self.generator``, a CPU ``torch.Generator`` (``None``: torch's default one);
+- randomness comes from the ``generator`` passed to ``forward``, else ``self.generator``, a CPU
+  ``torch.Generator`` (``None``: torch's default one);
   parameters are drawn on the CPU and moved to the spectrogram's device, so a seed reproduces a batch
   on any device (large noise tensors are drawn on the device from a seed taken from ``self.generator``:
   reproducible on the same kind of device);
 - in eval mode (``module.eval()``) the augmentation is the identity, like dropout.
 
-A subclass draws its parameters in ``sample_params(n, shape, generator)`` and applies them in
-``transform(x, params)``; both are public so a transform can be checked with hand-made parameters.
+A subclass draws its parameters in ``randomize_parameters(x, generator)`` and applies them in
+``apply(x, params)``, where ``x`` (n, c, F, T) holds the chosen examples and channels only; both are
+public so a transform can be checked with hand-made parameters.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from wildtag.augment.base import Params, Transform, check_probability
 from wildtag.registry import Registry
 
 SPEC_AUGMENTS: Registry[nn.Module] = Registry("spectrogram augmentation")
@@ -45,13 +51,6 @@ def create_spec_augment(name: str, /, **kwargs: Any) -> nn.Module:
 def list_spec_augments(pattern: str = "*") -> list[str]:
     """Names of the registered spectrogram augmentations matching a shell-style ``pattern``."""
     return SPEC_AUGMENTS.list(pattern)
-
-
-def check_probability(name: str, value: float) -> float:
-    """``value`` as a float if it lies in [0, 1], else a ValueError naming ``name``."""
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
 
 
 def check_fill(fill: float | str) -> float | str:
@@ -82,7 +81,7 @@ def draw_seed(generator: torch.Generator | None) -> int:
     return int(torch.randint(_SEED_HIGH, (1,), generator=generator))
 
 
-class SpecAugment(nn.Module):
+class SpecAugment(Transform, nn.Module):
     """Base class: per-example probability ``p``, a channel subset and an explicit CPU generator."""
 
     def __init__(
@@ -104,31 +103,31 @@ class SpecAugment(nn.Module):
             raise ValueError(f"generator must be a CPU torch.Generator, got one on {generator.device}")
         self.generator = generator
 
-    def sample_params(
-        self, n: int, shape: torch.Size, generator: torch.Generator | None
-    ) -> dict[str, Tensor]:
-        """Random parameters (CPU tensors, a row per example) for ``n`` examples of a ``shape`` batch."""
+    def randomize_parameters(self, x: Tensor, generator: torch.Generator | None) -> Params:
+        """Random parameters (CPU tensors, a row per example) for the chosen examples ``x`` (n, c, F, T)."""
         raise NotImplementedError
 
-    def transform(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+    def apply(self, x: Tensor, params: Params) -> Tensor:
         """Apply ``params`` to ``x`` (n, c, F, T): the chosen examples and channels only."""
         raise NotImplementedError
 
-    def forward(self, spec: Tensor) -> Tensor:
+    def forward(self, spec: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """``spec`` with each example transformed with probability ``p`` (the identity in eval mode)."""
         if spec.ndim != 4:
             raise ValueError(f"expected a spectrogram batch shaped (B, C, F, T), got {tuple(spec.shape)}")
         if not self.training or spec.shape[0] == 0:
             return spec
+        generator = self.generator if generator is None else generator
         channels = self._channel_index(spec.shape[1])
-        chosen = torch.nonzero(torch.rand(spec.shape[0], generator=self.generator) < self.p).flatten()
+        chosen = torch.nonzero(torch.rand(spec.shape[0], generator=generator) < self.p).flatten()
         if chosen.numel() == 0:
             return spec
-        params = self.sample_params(chosen.numel(), spec.shape, self.generator)
-        params = {key: value.to(spec.device) for key, value in params.items()}
         rows = chosen.to(spec.device)[:, None]
         cols = channels.to(spec.device)[None, :]
+        x = spec[rows, cols]
+        params = {key: value.to(spec.device) for key, value in self.randomize_parameters(x, generator).items()}
         out = spec.clone()
-        out[rows, cols] = self.transform(spec[rows, cols], params).to(spec.dtype)
+        out[rows, cols] = self.apply(x, params).to(spec.dtype)
         return out
 
     def _channel_index(self, num_channels: int) -> Tensor:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from wildtag.augment.base import Params
+
 from .base import SPEC_AUGMENTS, SpecAugment, uniform
 
 _TINY = 1e-12
@@ -42,14 +44,12 @@ class PowerContrast(SpecAugment):
         self.min_power = float(min_power)
         self.max_power = float(max_power)
 
-    def sample_params(
-        self, n: int, shape: torch.Size, generator: torch.Generator | None
-    ) -> dict[str, Tensor]:
+    def randomize_parameters(self, x: Tensor, generator: torch.Generator | None) -> Params:
         """``power`` (n,) float32."""
-        log_power = uniform(n, math.log(self.min_power), math.log(self.max_power), generator)
+        log_power = uniform(len(x), math.log(self.min_power), math.log(self.max_power), generator)
         return {"power": log_power.exp()}
 
-    def transform(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+    def apply(self, x: Tensor, params: Params) -> Tensor:
         x = x.float()
         low = x.amin(dim=(-2, -1), keepdim=True)
         span = x.amax(dim=(-2, -1), keepdim=True) - low

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from wildtag.augment.base import Params
+
 from .base import SPEC_AUGMENTS, SpecAugment, check_fill, fill_values
 
 
@@ -42,18 +44,16 @@ class _Stripes(SpecAugment):
         self.max_width = int(max_width)
         self.fill = check_fill(fill)
 
-    def sample_params(
-        self, n: int, shape: torch.Size, generator: torch.Generator | None
-    ) -> dict[str, Tensor]:
+    def randomize_parameters(self, x: Tensor, generator: torch.Generator | None) -> Params:
         """``start`` and ``width`` (n, num_stripes) int64, in cells of the striped axis."""
-        size = shape[self.axis]
+        size = x.shape[self.axis]
         max_width = min(self.max_width, size)
-        shape_ns = (n, self.num_stripes)
+        shape_ns = (len(x), self.num_stripes)
         width = (torch.rand(shape_ns, generator=generator) * (max_width + 1)).long().clamp_max(max_width)
         start = (torch.rand(shape_ns, generator=generator) * (size - width + 1)).long()
         return {"start": torch.minimum(start, size - width), "width": width}
 
-    def transform(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+    def apply(self, x: Tensor, params: Params) -> Tensor:
         start, width = params["start"], params["width"]
         position = torch.arange(x.shape[self.axis], device=x.device)
         inside = (position >= start[..., None]) & (position < (start + width)[..., None])

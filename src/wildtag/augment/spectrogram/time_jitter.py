@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from wildtag.augment.base import Params
+
 from .base import SPEC_AUGMENTS, SpecAugment, check_fill, fill_values
 
 MODES = ("roll", "shift")
@@ -44,15 +46,13 @@ class TimeJitter(SpecAugment):
         self.mode = mode
         self.fill = check_fill(fill)
 
-    def sample_params(
-        self, n: int, shape: torch.Size, generator: torch.Generator | None
-    ) -> dict[str, Tensor]:
+    def randomize_parameters(self, x: Tensor, generator: torch.Generator | None) -> Params:
         """``shift`` (n,) int64 frames."""
-        max_shift = round(self.max_shift_fraction * shape[-1])
-        draw = (torch.rand(n, generator=generator) * (2 * max_shift + 1)).long().clamp_max(2 * max_shift)
+        max_shift = round(self.max_shift_fraction * x.shape[-1])
+        draw = (torch.rand(len(x), generator=generator) * (2 * max_shift + 1)).long().clamp_max(2 * max_shift)
         return {"shift": draw - max_shift}
 
-    def transform(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+    def apply(self, x: Tensor, params: Params) -> Tensor:
         frames = x.shape[-1]
         source = torch.arange(frames, device=x.device) - params["shift"][:, None]  # (n, T)
         if self.mode == "roll":

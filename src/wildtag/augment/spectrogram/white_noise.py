@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from wildtag.augment.base import Params
+
 from .base import SPEC_AUGMENTS, SpecAugment, draw_seed, uniform
 
 
@@ -38,13 +40,11 @@ class WhiteNoiseDb(SpecAugment):
             raise ValueError(f"max_db must be >= 0, got {max_db!r}")
         self.max_db = float(max_db)
 
-    def sample_params(
-        self, n: int, shape: torch.Size, generator: torch.Generator | None
-    ) -> dict[str, Tensor]:
+    def randomize_parameters(self, x: Tensor, generator: torch.Generator | None) -> Params:
         """``std`` (n,) float32 and ``seed`` (1,) int64 for the noise generator."""
-        return {"std": uniform(n, 0.0, self.max_db, generator), "seed": torch.tensor([draw_seed(generator)])}
+        return {"std": uniform(len(x), 0.0, self.max_db, generator), "seed": torch.tensor([draw_seed(generator)])}
 
-    def transform(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+    def apply(self, x: Tensor, params: Params) -> Tensor:
         noise_generator = torch.Generator(device=x.device).manual_seed(int(params["seed"][0]))
         noise = torch.randn(x.shape, generator=noise_generator, device=x.device, dtype=torch.float32)
         return x + (noise * params["std"].float().view(-1, 1, 1, 1)).to(x.dtype)

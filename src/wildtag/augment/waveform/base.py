@@ -1,7 +1,8 @@
 """The waveform augmentation contract: mono float32 in, mono float32 of the same length out.
 
-A transform is applied with probability ``p`` and draws every random number from the generator it is
-given, so the same generator state gives the same output:
+The contract of :mod:`wildtag.augment.base` with a ``numpy.random.Generator`` passed to every call: a
+transform is applied with probability ``p`` and draws every random number from that generator, so the
+same generator state gives the same output:
 
     >>> augment = create_waveform_augment("gain", min_gain_db=-6, max_gain_db=6, p=1.0)
     >>> y = augment(x, 32000, np.random.default_rng(0))   # y.shape == x.shape, y.dtype == float32
@@ -11,10 +12,9 @@ Transforms run on CPU workers after the window is cropped (cropping first is muc
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from wildtag.augment.base import Params, Transform, check_probability
 from wildtag.registry import Registry
 
 WAVEFORM_AUGMENTS: Registry[WaveformAugment] = Registry("waveform augmentation")
@@ -34,29 +34,6 @@ def list_waveform_augments(pattern: str = "*") -> list[str]:
     return WAVEFORM_AUGMENTS.list(pattern)
 
 
-def check_value(name: str, value: float, low: float = -math.inf, high: float = math.inf) -> None:
-    """Raise ``ValueError`` naming the parameter unless ``value`` is a finite number in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
-
-
-def check_range(
-    min_name: str,
-    min_value: float,
-    max_name: str,
-    max_value: float,
-    low: float = -math.inf,
-    high: float = math.inf,
-) -> None:
-    """Raise ``ValueError`` naming the parameter unless ``low <= min_value <= max_value <= high``."""
-    check_value(min_name, min_value, low, high)
-    check_value(max_name, max_value, low, high)
-    if min_value > max_value:
-        raise ValueError(f"{min_name}={min_value!r} must not be greater than {max_name}={max_value!r}")
-
-
 def fit_length(samples: np.ndarray, num_samples: int) -> np.ndarray:
     """Crop the end of ``samples``, or pad it with zeros at the end, to ``num_samples``."""
     if len(samples) >= num_samples:
@@ -64,17 +41,15 @@ def fit_length(samples: np.ndarray, num_samples: int) -> np.ndarray:
     return np.pad(samples, (0, num_samples - len(samples)))
 
 
-class WaveformAugment:
+class WaveformAugment(Transform):
     """Base class: a random waveform transform applied with probability ``p``.
 
-    Subclasses check their parameters in ``__init__`` (a ``ValueError`` naming the parameter) and
-    implement :meth:`apply`, which always applies the effect and takes its random numbers from ``rng``.
+    Subclasses check their parameters in ``__init__`` (a ``ValueError`` naming the parameter), draw their
+    random numbers in :meth:`randomize_parameters` and apply them in :meth:`apply`.
     """
 
     def __init__(self, p: float = 0.5):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p = check_probability("p", p)
 
     def __call__(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         """``samples`` (1-D) transformed with probability ``p``, as float32 of the same length."""
@@ -86,13 +61,18 @@ class WaveformAugment:
         # The decision is always drawn, so p does not change how much of rng the other draws see.
         if rng.random() >= self.p or x.size == 0:
             return x
-        y = np.asarray(self.apply(x, sample_rate, rng), dtype=np.float32)
+        params = self.randomize_parameters(x, sample_rate, rng)
+        y = np.asarray(self.apply(x, sample_rate, params), dtype=np.float32)
         if y.shape != x.shape:  # a bug in a subclass, not bad input
             raise RuntimeError(f"{type(self).__name__} changed the shape {x.shape} to {y.shape}")
         return y
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        """Apply the effect to float32 mono ``samples`` (not empty), drawing its parameters from ``rng``."""
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        """This call's random parameters for float32 mono ``samples`` (not empty), drawn from ``rng``."""
+        raise NotImplementedError
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
+        """Apply the effect with ``params`` to float32 mono ``samples``; deterministic."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

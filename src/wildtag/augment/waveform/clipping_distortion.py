@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from audiomentations import ClippingDistortion as _ClippingDistortion
 
+from wildtag.augment.base import Params, check_range
 from wildtag.augment.waveform._audiomentations import apply_with_parameters
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_range
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment
 
 
 @WAVEFORM_AUGMENTS.register("clipping_distortion")
@@ -30,9 +31,9 @@ class ClippingDistortion(WaveformAugment):
         self.min_percentile_threshold = int(min_percentile_threshold)
         self.max_percentile_threshold = int(max_percentile_threshold)
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        threshold = int(
-            rng.integers(self.min_percentile_threshold, self.max_percentile_threshold, endpoint=True)
-        )
-        clip = _ClippingDistortion(p=1.0)
-        return apply_with_parameters(clip, samples, sample_rate, percentile_threshold=threshold)
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        low, high = self.min_percentile_threshold, self.max_percentile_threshold
+        return {"percentile_threshold": int(rng.integers(low, high, endpoint=True))}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
+        return apply_with_parameters(_ClippingDistortion(p=1.0), samples, sample_rate, **params)

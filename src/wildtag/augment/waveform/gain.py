@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from audiomentations import Gain as _Gain
 
+from wildtag.augment.base import Params, check_range
 from wildtag.augment.waveform._audiomentations import apply_with_parameters
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_range
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment
 
 
 @WAVEFORM_AUGMENTS.register("gain")
@@ -24,7 +25,9 @@ class Gain(WaveformAugment):
         self.min_gain_db = min_gain_db
         self.max_gain_db = max_gain_db
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        gain_db = rng.uniform(self.min_gain_db, self.max_gain_db)
-        ratio = float(10.0 ** (gain_db / 20.0))
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        return {"gain_db": float(rng.uniform(self.min_gain_db, self.max_gain_db))}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
+        ratio = float(10.0 ** (params["gain_db"] / 20.0))
         return apply_with_parameters(_Gain(p=1.0), samples, sample_rate, amplitude_ratio=ratio)

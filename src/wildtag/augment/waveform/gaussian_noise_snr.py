@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_range
+from wildtag.augment.base import Params, check_range
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment
 
 
 @WAVEFORM_AUGMENTS.register("gaussian_noise_snr")
@@ -23,9 +24,12 @@ class GaussianNoiseSNR(WaveformAugment):
         self.min_snr_db = min_snr_db
         self.max_snr_db = max_snr_db
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        snr_db = rng.uniform(self.min_snr_db, self.max_snr_db)
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        """``snr_db`` and ``unit_noise`` (standard normal, one value per sample)."""
+        snr_db = float(rng.uniform(self.min_snr_db, self.max_snr_db))
+        return {"snr_db": snr_db, "unit_noise": rng.standard_normal(len(samples), dtype=np.float32)}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
         signal_rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-        noise_rms = signal_rms / 10.0 ** (snr_db / 20.0)
-        noise = rng.standard_normal(len(samples), dtype=np.float32) * np.float32(noise_rms)
-        return samples + noise
+        noise_rms = signal_rms / 10.0 ** (params["snr_db"] / 20.0)
+        return samples + params["unit_noise"] * np.float32(noise_rms)

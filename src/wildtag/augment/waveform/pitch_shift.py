@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from audiomentations import PitchShift as _PitchShift
 
+from wildtag.augment.base import Params, check_range
 from wildtag.augment.waveform._audiomentations import apply_with_parameters
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_range, fit_length
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, fit_length
 
 
 @WAVEFORM_AUGMENTS.register("pitch_shift")
@@ -25,7 +26,9 @@ class PitchShift(WaveformAugment):
         self.min_semitones = min_semitones
         self.max_semitones = max_semitones
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        semitones = float(rng.uniform(self.min_semitones, self.max_semitones))
-        shifted = apply_with_parameters(_PitchShift(p=1.0), samples, sample_rate, num_semitones=semitones)
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        return {"num_semitones": float(rng.uniform(self.min_semitones, self.max_semitones))}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
+        shifted = apply_with_parameters(_PitchShift(p=1.0), samples, sample_rate, **params)
         return fit_length(shifted, len(samples))

@@ -7,7 +7,8 @@ import math
 import numpy as np
 from scipy.signal import fftconvolve
 
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_range
+from wildtag.augment.base import Params, check_range
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment
 
 _LN_1000 = math.log(1000.0)  # a 60 dB drop in amplitude
 _EARLY_DELAY_S = (0.002, 0.05)
@@ -70,14 +71,18 @@ class Reverb(WaveformAugment):
         self.max_wet = max_wet
         self.early_reflections = early_reflections
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        """``rt60_s``, ``wet`` and the impulse response ``ir`` drawn with that ``rt60_s``."""
         rt60_s = float(rng.uniform(self.min_rt60_s, self.max_rt60_s))
         wet = float(rng.uniform(self.min_wet, self.max_wet))
-        ir = decaying_noise_ir(rt60_s, sample_rate, rng, self.early_reflections)
+        return {"rt60_s": rt60_s, "wet": wet, "ir": decaying_noise_ir(rt60_s, sample_rate, rng, self.early_reflections)}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
+        wet = params["wet"]
         dry_rms = _rms(samples)
         if dry_rms == 0.0:
             return samples
-        reverberant = fftconvolve(samples, ir)[: len(samples)]
+        reverberant = fftconvolve(samples, params["ir"])[: len(samples)]
         reverberant *= dry_rms / max(_rms(reverberant), 1e-12)
         mixed = (1.0 - wet) * samples + wet * reverberant
         return mixed * (dry_rms / max(_rms(mixed), 1e-12))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from audiomentations import TanhDistortion as _TanhDistortion
 
+from wildtag.augment.base import Params, check_range
 from wildtag.augment.waveform._audiomentations import apply_with_parameters
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_range
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment
 
 
 @WAVEFORM_AUGMENTS.register("tanh_distortion")
@@ -25,6 +26,8 @@ class TanhDistortion(WaveformAugment):
         self.min_distortion = min_distortion
         self.max_distortion = max_distortion
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        amount = float(rng.uniform(self.min_distortion, self.max_distortion))
-        return apply_with_parameters(_TanhDistortion(p=1.0), samples, sample_rate, distortion_amount=amount)
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        return {"distortion_amount": float(rng.uniform(self.min_distortion, self.max_distortion))}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
+        return apply_with_parameters(_TanhDistortion(p=1.0), samples, sample_rate, **params)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from audiomentations import Shift as _Shift
 
+from wildtag.augment.base import Params, check_number
 from wildtag.augment.waveform._audiomentations import apply_with_parameters
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_value
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment
 
 _MIN_FADE_S = 0.00025  # audiomentations' smallest fade
 
@@ -32,10 +33,10 @@ class TimeShift(WaveformAugment):
         p: float = 0.5,
     ):
         super().__init__(p)
-        check_value("max_shift_fraction", max_shift_fraction, 0.0, 1.0)
+        check_number("max_shift_fraction", max_shift_fraction, 0.0, 1.0)
         if not isinstance(rollover, bool):
             raise ValueError(f"rollover must be True or False, got {rollover!r}")
-        check_value("fade_duration_s", fade_duration_s, 0.0, 1.0)
+        check_number("fade_duration_s", fade_duration_s, 0.0, 1.0)
         if 0.0 < fade_duration_s < _MIN_FADE_S:
             raise ValueError(
                 f"fade_duration_s must be 0 (no fade) or >= {_MIN_FADE_S}, got {fade_duration_s!r}"
@@ -44,8 +45,11 @@ class TimeShift(WaveformAugment):
         self.rollover = rollover
         self.fade_duration_s = fade_duration_s
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        fraction = float(rng.uniform(-self.max_shift_fraction, self.max_shift_fraction))
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        """``shift_amount``: the shift as a fraction of the length, positive to the right."""
+        return {"shift_amount": float(rng.uniform(-self.max_shift_fraction, self.max_shift_fraction))}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
         shift = _Shift(
             min_shift=-1.0,
             max_shift=1.0,
@@ -54,4 +58,4 @@ class TimeShift(WaveformAugment):
             fade_duration=self.fade_duration_s,
             p=1.0,
         )
-        return apply_with_parameters(shift, samples, sample_rate, shift_amount=fraction)
+        return apply_with_parameters(shift, samples, sample_rate, **params)

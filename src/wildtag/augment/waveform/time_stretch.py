@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from audiomentations import TimeStretch as _TimeStretch
 
+from wildtag.augment.base import Params, check_range
 from wildtag.augment.waveform._audiomentations import apply_with_parameters
-from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, check_range, fit_length
+from wildtag.augment.waveform.base import WAVEFORM_AUGMENTS, WaveformAugment, fit_length
 
 
 @WAVEFORM_AUGMENTS.register("time_stretch")
@@ -26,8 +27,9 @@ class TimeStretch(WaveformAugment):
         self.min_rate = min_rate
         self.max_rate = max_rate
 
-    def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        rate = float(rng.uniform(self.min_rate, self.max_rate))
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Params:
+        return {"rate": float(rng.uniform(self.min_rate, self.max_rate))}
+
+    def apply(self, samples: np.ndarray, sample_rate: int, params: Params) -> np.ndarray:
         stretch = _TimeStretch(p=1.0, leave_length_unchanged=True)
-        stretched = apply_with_parameters(stretch, samples, sample_rate, rate=rate)
-        return fit_length(stretched, len(samples))
+        return fit_length(apply_with_parameters(stretch, samples, sample_rate, **params), len(samples))
