@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # Arguments wildtag fills in itself when it builds a part of each kind; a recipe may not set them.
 SUPPLIED: dict[str, frozenset[str]] = {
-    "sampler": frozenset({"clip_labels", "events", "durations_s", "class_map", "window_s", "class_boxes_from"}),
+    "sampler": frozenset({"clip_labels", "events", "recordings", "class_map", "window_s", "class_boxes_from"}),
     "frontend": frozenset({"sample_rate"}),  # from audio.sample_rate (a recipe may repeat it, if equal)
     "head": frozenset({"in_features", "num_classes"}),
     "backbone": frozenset({"in_chans"}),

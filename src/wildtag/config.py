@@ -62,7 +62,10 @@ class DataConfig(_Strict):
     labels: list[Path] = Field(..., description="label file(s), or a folder for format=folders / raven")
     format: Literal["auto", "clip_csv", "table", "raven", "rfcx", "folders"] = "auto"
     fp_labels: Path | None = None  # RFCx train_fp.csv beside train_tp.csv
-    audio_root: Path | None = None  # recording_id is resolved against this folder
+    audio_root: Path | None = None  # recording ids are audio paths relative to this folder (README: Label formats)
+    # The classes, in model output order: a list, or a file with one name per line. A label outside it is
+    # an error naming the closest class; without it the classes are the labels seen, sorted.
+    classes: list[str] | Path | None = None
     file_column: str | None = None
     label_column: str | None = None
     secondary_column: str | None = None
@@ -143,8 +146,11 @@ class TrainerConfig(_Strict):
 
 class FoldConfig(_Strict):
     n_folds: int = Field(5, ge=2)
-    strategy: Literal["random", "stratified", "multilabel", "group", "geo_time_block"] = "stratified"
+    strategy: Literal["random", "stratified", "multilabel", "group", "geo_time_block", "predefined"] = "stratified"
     group_column: str | None = None
+    # predefined: fold k holds out exactly the rows whose `column` is k (a published fold column, numbers
+    # kept as given: ESC-50's 1..5 give folds 1..5); n_folds is not used
+    column: str | None = None
     # geo_time_block (BirdCLEF 2021): groups = latitude/longitude grid cell x quarter of the year
     lat_column: str = "latitude"
     lon_column: str = "longitude"

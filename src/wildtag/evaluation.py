@@ -2,7 +2,8 @@
 
 Recording-level predictions (``recordings.csv``) are matched to clip labels; window-level predictions
 (``windows.parquet``) to boxes, a window counting as positive for a class when a present box of that class
-overlaps it (a fully annotated recording: no box means absent).
+overlaps it (a fully annotated recording: no box means absent; a Raven table with no rows, every class
+absent). Both meet by recording id, the audio path relative to the folder predict was given.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wildtag.audio import AUDIO_EXTENSIONS
 from wildtag.data import clip_targets, event_targets
-from wildtag.labels import ClassMap, LabelError
+from wildtag.labels import ClassMap, LabelError, RecordingIds, read_labels
+from wildtag.labels.ids import normalise_id
 from wildtag.metrics import evaluate, per_class_table
-from wildtag.training.prepare import read_labels
 
 
 @dataclass
@@ -44,11 +44,47 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _key(name: str) -> str:
-    """Match ids written in different ways: 'audio/x.flac', 'x.flac' and 'x' are one recording."""
-    path = Path(str(name))
-    # only an audio suffix is dropped: ids like 'XC1-2013.01.08-A' keep their dots
-    return path.stem if path.suffix.lower() in AUDIO_EXTENSIONS else path.name
+def check_unique_predictions(predictions: pd.DataFrame, origin: str) -> None:
+    """A recording scored twice (or a window twice) is an error naming it, never silently the last one."""
+    keys = ["recording", "t0_s"] if "t0_s" in predictions.columns else ["recording"]
+    repeated = predictions.duplicated(keys, keep=False)
+    if repeated.any():
+        first = predictions[repeated].iloc[0]
+        what = " ".join(f"{k}={first[k]!r}" for k in keys)
+        raise LabelError(origin, None, f"{what} appears {int(repeated.sum())} times; each must appear once "
+                                       "(were two prediction files concatenated?)")
+
+
+def match_labels(names: list[str], predicted: RecordingIds, labels: pd.DataFrame) -> dict[str, str]:
+    """``{label recording name: prediction id}`` for the labelled recordings that were predicted.
+
+    Names resolve by the recording-id rule (:mod:`wildtag.labels.ids`): ``site_a/0600.wav`` matches only
+    itself; ``0600`` matches a prediction only when one alone ends with it. Two label names that find the
+    same prediction are an error naming both rows.
+    """
+    source = dict(zip(labels["recording_id"].astype(str), labels["source"], strict=True))
+    matched: dict[str, str] = {}
+    by_prediction: dict[str, str] = {}
+    for name in names:
+        rid = predicted.resolve(name, source.get(name))
+        if rid is None:
+            continue
+        if rid in by_prediction:
+            raise LabelError.at(source.get(name), f"recording {name!r} and {by_prediction[rid]!r} (at "
+                                f"{source.get(by_prediction[rid])}) both name the predicted {rid!r}")  # fmt: skip
+        by_prediction[rid] = name
+        matched[name] = rid
+    return matched
+
+
+def _check_unique_clips(labels: pd.DataFrame) -> None:
+    whole = labels[labels["t0_s"].isna()]
+    repeated = whole["recording_id"].duplicated(keep="first")
+    if repeated.any():
+        row = whole[repeated].iloc[0]
+        first = whole[whole["recording_id"] == row["recording_id"]].iloc[0]
+        raise LabelError.at(row["source"], f"recording {row['recording_id']!r} is labelled again (first at "
+                                           f"{first['source']}); label each recording once")  # fmt: skip
 
 
 def _score_columns(predictions: pd.DataFrame, class_map: ClassMap, origin: str) -> np.ndarray:
@@ -61,40 +97,51 @@ def _score_columns(predictions: pd.DataFrame, class_map: ClassMap, origin: str) 
 
 def evaluate_files(predictions_path: str | Path, labels_path: str | Path, *, threshold: float = 0.5,
                    label_format: str = "auto") -> Evaluation:
-    """Metrics of a predictions file against a labels file (clip labels or boxes)."""
-    from wildtag.config import DataConfig
+    """Metrics of a predictions file against a labels file (clip labels or boxes).
 
+    Predictions and labels meet by recording id (:mod:`wildtag.labels.ids`): ``site_a/0600.wav`` and
+    ``site_b/0600.wav`` are different recordings; a bare ``0600`` in the labels matches only when one
+    prediction alone ends with it. A recording (or window) listed twice in either file is an error.
+    """
     predictions = read_predictions(predictions_path)
-    kind, labels = read_labels(DataConfig(labels=[Path(labels_path)], format=label_format))
+    check_unique_predictions(predictions, str(predictions_path))
+    labels_read = read_labels(Path(labels_path), label_format)
+    labels = labels_read.table
     score_names = [c for c in predictions.columns if c not in ("recording", "t0_s", "t1_s")]
     class_map = ClassMap(tuple(score_names))
-    predictions = predictions.assign(_key=predictions["recording"].map(_key))
-    if kind == "clips":
-        wanted = {_key(r): rows for r, rows in labels.groupby("recording_id")}
+    predicted = RecordingIds(predictions["recording"].astype(str))
+    predictions = predictions.assign(recording=predictions["recording"].astype(str).map(normalise_id))
+    if labels_read.kind == "clips":
+        _check_unique_clips(labels)
+        name_of = {rid: name for name, rid in match_labels(list(labels_read.recordings), predicted, labels).items()}
+        wanted = dict(tuple(labels.groupby(labels["recording_id"].astype(str), sort=False)))
         if "t0_s" in predictions.columns:  # windows given: pool them per recording with max
-            predictions = predictions.groupby(["recording", "_key"], as_index=False)[score_names].max()
-        matched = predictions[predictions["_key"].isin(wanted)]
+            predictions = predictions.groupby("recording", as_index=False, sort=False)[score_names].max()
+        matched = predictions[predictions["recording"].isin(name_of)]
         targets = np.stack([
             clip_targets(
-                sorted({x for ls in wanted[k]["labels"] for x in ls if x in class_map}),
-                sorted({x for ls in wanted[k]["secondary_labels"] for x in ls if x in class_map}),
+                sorted({x for ls in wanted[name_of[r]]["labels"] for x in ls if x in class_map}),
+                sorted({x for ls in wanted[name_of[r]]["secondary_labels"] for x in ls if x in class_map}),
                 class_map,
             )
-            for k in matched["_key"]
+            for r in matched["recording"]
         ]) if len(matched) else np.zeros((0, len(class_map)))
     else:
         if "t0_s" not in predictions.columns:
             raise LabelError(str(predictions_path), None,
                              "box labels need window predictions (windows.parquet), not recording scores")
+        # a recording annotated with no boxes (an empty Raven table) matches too: every class absent
+        name_of = {rid: name for name, rid in match_labels(list(labels_read.recordings), predicted, labels).items()}
         events = labels[labels["label"].isin(class_map.names)]
-        by_rec = {_key(r): rows for r, rows in events.groupby("recording_id")}
-        matched = predictions[predictions["_key"].isin(by_rec)]
+        by_rec = dict(tuple(events.groupby(events["recording_id"].astype(str), sort=False)))
+        no_boxes = events.iloc[:0]
+        matched = predictions[predictions["recording"].isin(name_of)]
         targets = np.stack([
-            event_targets(t0, t1, by_rec[k], class_map, unknown="zero")[0]
-            for k, t0, t1 in zip(matched["_key"], matched["t0_s"], matched["t1_s"], strict=True)
+            event_targets(t0, t1, by_rec.get(name_of[r], no_boxes), class_map, unknown="zero")[0]
+            for r, t0, t1 in zip(matched["recording"], matched["t0_s"], matched["t1_s"], strict=True)
         ]) if len(matched) else np.zeros((0, len(class_map)))
     if len(matched) == 0:
-        raise LabelError(str(labels_path), None, "no prediction matches a labelled recording (compared file stems)")
+        raise LabelError(str(labels_path), None, "no prediction matches a labelled recording (matched by recording id: the path relative to the input folder)")
     scores = _score_columns(matched, class_map, str(predictions_path))
     metrics = evaluate(targets, scores, list(class_map.names), threshold=threshold)
     table = per_class_table(targets, scores, list(class_map.names), threshold=threshold)

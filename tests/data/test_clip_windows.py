@@ -4,10 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wildtag.audio import Recording, RecordingSet
 from wildtag.data import FullClipSampler, RandomWindowSampler, WindowDataset, collate_windows, create_sampler
 from wildtag.labels import ClassMap, LabelError, make_clip_labels
 
-DURATIONS_S = {"long": 30.0, "short": 2.0, "scape": 600.0}
+RECORDINGS = RecordingSet(
+    Recording(rid, f"/audio/{rid}.wav", 32000, 1, duration_s) for rid, duration_s in {"long": 30.0, "short": 2.0, "scape": 600.0}.items()
+)
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def clips():
 
 
 def test_random_windows_lie_inside_the_labelled_span(clips, class_map):
-    sampler = RandomWindowSampler(clips, DURATIONS_S, class_map, window_s=5.0)
+    sampler = RandomWindowSampler(clips, RECORDINGS, class_map, window_s=5.0)
     spans = {0: (0.0, 30.0), 2: (100.0, 110.0)}
     for index, (lo, hi) in spans.items():
         starts = []
@@ -38,7 +41,7 @@ def test_random_windows_lie_inside_the_labelled_span(clips, class_map):
 
 
 def test_short_recording_gives_its_whole_span_from_zero(clips, class_map):
-    item = RandomWindowSampler(clips, DURATIONS_S, class_map, window_s=5.0).item(1, np.random.default_rng(0))
+    item = RandomWindowSampler(clips, RECORDINGS, class_map, window_s=5.0).item(1, np.random.default_rng(0))
     assert (item.t0_s, item.t1_s) == (0.0, 2.0)  # the dataset pads it to 5 s
 
 
@@ -47,7 +50,7 @@ def test_clip_targets_with_smoothing_values(clips, class_map):
     sampler = create_sampler(
         "random_window",
         clip_labels=clips,
-        durations_s=DURATIONS_S,
+        recordings=RECORDINGS,
         class_map=class_map,
         window_s=5.0,
         **smoothing,
@@ -60,7 +63,7 @@ def test_clip_targets_with_smoothing_values(clips, class_map):
 
 @pytest.mark.parametrize(("crop", "expected_t0_s"), [("start", 100.0), ("center", 102.5)])
 def test_full_clip_fixed_crops(clips, class_map, crop, expected_t0_s):
-    sampler = FullClipSampler(clips, DURATIONS_S, class_map, window_s=5.0, crop=crop)
+    sampler = FullClipSampler(clips, RECORDINGS, class_map, window_s=5.0, crop=crop)
     assert len(sampler) == 3
     starts = {sampler.item(2, np.random.default_rng(seed)).t0_s for seed in range(10)}
     assert starts == {expected_t0_s}  # no randomness
@@ -71,19 +74,19 @@ def test_full_clip_fixed_crops(clips, class_map, crop, expected_t0_s):
 
 
 def test_full_clip_random_crop_varies_inside_the_span(clips, class_map):
-    sampler = FullClipSampler(clips, DURATIONS_S, class_map, window_s=5.0, crop="random")
+    sampler = FullClipSampler(clips, RECORDINGS, class_map, window_s=5.0, crop="random")
     starts = [sampler.item(2, np.random.default_rng(seed)).t0_s for seed in range(30)]
     assert len(set(starts)) == 30 and 100.0 <= min(starts) and max(starts) <= 105.0
     with pytest.raises(ValueError, match="crop must be"):
-        FullClipSampler(clips, DURATIONS_S, class_map, window_s=5.0, crop="middle")
+        FullClipSampler(clips, RECORDINGS, class_map, window_s=5.0, crop="middle")
 
 
 def test_bad_rows_are_named(clips, class_map):
     with pytest.raises(LabelError, match=r"train\.csv:2: label 'c' is not in the class map"):
-        RandomWindowSampler(clips, DURATIONS_S, ClassMap(["a", "b", "d"]), window_s=5.0)
+        RandomWindowSampler(clips, RECORDINGS, ClassMap(["a", "b", "d"]), window_s=5.0)
     outside = clips.assign(t0_s=[np.nan, np.nan, 700.0], t1_s=[np.nan, np.nan, 710.0])
     with pytest.raises(LabelError, match=r"train\.csv:4: labelled span 700\.0\.\.710\.0 s"):
-        RandomWindowSampler(outside, DURATIONS_S, class_map, window_s=5.0)
+        RandomWindowSampler(outside, RECORDINGS, class_map, window_s=5.0)
 
 
 @pytest.fixture
@@ -93,14 +96,14 @@ def weak_clips(clips):
 
 
 def test_without_negative_weight_items_weigh_one(clips, class_map):
-    item = RandomWindowSampler(clips, DURATIONS_S, class_map, window_s=5.0).item(0, np.random.default_rng(0))
+    item = RandomWindowSampler(clips, RECORDINGS, class_map, window_s=5.0).item(0, np.random.default_rng(0))
     assert item.weight == 1.0
 
 
 @pytest.mark.parametrize("name", ["random_window", "full_clip"])
 def test_negative_weight_weighs_unlabelled_classes_only(weak_clips, class_map, name):
     sampler = create_sampler(
-        name, clip_labels=weak_clips, durations_s=DURATIONS_S, class_map=class_map, window_s=5.0,
+        name, clip_labels=weak_clips, recordings=RECORDINGS, class_map=class_map, window_s=5.0,
         secondary_value=0.3,
     )  # fmt: skip
     rng = np.random.default_rng(0)
@@ -114,9 +117,9 @@ def test_negative_weight_weighs_unlabelled_classes_only(weak_clips, class_map, n
 def test_negative_weight_reaches_the_dataset_items(weak_clips, class_map, array_source):
     rng = np.random.default_rng(1)
     source = array_source(
-        {rid: rng.standard_normal(int(d * 100)).astype(np.float32) for rid, d in DURATIONS_S.items()}, 100
+        {rid: rng.standard_normal(int(d * 100)).astype(np.float32) for rid, d in RECORDINGS.durations_s.items()}, 100
     )
-    sampler = FullClipSampler(weak_clips, DURATIONS_S, class_map, window_s=5.0)
+    sampler = FullClipSampler(weak_clips, RECORDINGS, class_map, window_s=5.0)
     ds = WindowDataset(sampler, source.read, sample_rate=100, window_s=5.0)
     np.testing.assert_allclose(ds[1]["weight"].numpy(), [0.1, 1.0, 0.1, 0.1])
     np.testing.assert_array_equal(ds[1]["target"].numpy(), [0.0, 1.0, 0.0, 0.0])
@@ -130,8 +133,8 @@ def test_bad_negative_weight_names_its_row(clips, class_map):
         with pytest.raises(
             LabelError, match=rf"train\.csv:3: negative_weight is {shown}; expected a finite weight >= 0"
         ):
-            RandomWindowSampler(table, DURATIONS_S, class_map, window_s=5.0)
+            RandomWindowSampler(table, RECORDINGS, class_map, window_s=5.0)
     from_text = clips.assign(negative_weight=pd.Series(["0.1", "", " "], dtype="str"))
-    sampler = RandomWindowSampler(from_text, DURATIONS_S, class_map, window_s=5.0)
+    sampler = RandomWindowSampler(from_text, RECORDINGS, class_map, window_s=5.0)
     np.testing.assert_allclose(sampler.item(0, np.random.default_rng(0)).weight, [1.0, 0.1, 1.0, 0.1])
     np.testing.assert_array_equal(sampler.item(1, np.random.default_rng(0)).weight, 1.0)

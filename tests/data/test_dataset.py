@@ -5,10 +5,13 @@ import pandas as pd
 import pytest
 import torch
 
+from wildtag.audio import Recording, RecordingSet
 from wildtag.data import BoxCropSampler, EventWindowSampler, WindowDataset, collate_windows
 from wildtag.labels import ClassMap
 
 SAMPLE_RATE = 1000
+
+TWO_MINUTES = RecordingSet(Recording(rid, f"/audio/{rid}.wav", 32000, 1, 60.0) for rid in ("r1", "r2"))  # two 1-minute files
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def events(make_events):
 
 
 def _dataset(events, source, class_map, **kw):
-    sampler = EventWindowSampler(events, {"r1": 60.0, "r2": 60.0}, class_map, window_s=2.0)
+    sampler = EventWindowSampler(events, TWO_MINUTES, class_map, window_s=2.0)
     return WindowDataset(sampler, source.read, sample_rate=SAMPLE_RATE, window_s=2.0, **kw)
 
 
@@ -73,7 +76,7 @@ def test_dataloader_workers_give_the_same_items_as_the_main_process(events, sour
 
 
 def test_box_crops_are_zero_padded_and_record_their_band_and_length(events, source):
-    sampler = BoxCropSampler(events, {"r1": 60.0, "r2": 60.0}, ClassMap(["a", "b", "c", "d"]))
+    sampler = BoxCropSampler(events, TWO_MINUTES, ClassMap(["a", "b", "c", "d"]))
     ds = WindowDataset(sampler, source.read, sample_rate=SAMPLE_RATE, window_s=2.0)
     item = ds[2]  # class b: 0.2 s crop, band 100..200 Hz
     np.testing.assert_allclose(item["boxes"].numpy(), [100.0, 200.0, 0.2], rtol=1e-6)
@@ -122,7 +125,7 @@ def test_real_decode_cache_as_reader(tmp_path):
     path = write_tone_bursts(tmp_path / "r.wav", 8000, 3.0, [(1.0, 1.5, 1000.0)], noise_level=0.0)
     cache = audio.DecodeCache(tmp_path / "cache", sample_rate=8000)
     events = pd.DataFrame({"recording_id": ["r"], "t0_s": [1.0], "t1_s": [1.5], "label": ["tone"]})
-    sampler = EventWindowSampler(events, {"r": cache.duration_s(path)}, ClassMap(["tone"]), window_s=2.0)
+    sampler = EventWindowSampler(events, RecordingSet([Recording.from_file(path, id="r")]), ClassMap(["tone"]), window_s=2.0)
     ds = WindowDataset(sampler, lambda rid, a, b: cache.read(path, a, b), sample_rate=8000, window_s=2.0)
     item = ds[0]
     t0_s = float(sampler.item(0, ds.rng(0)).t0_s)

@@ -3,10 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from wildtag.audio import Recording, RecordingSet
 from wildtag.data import EventWindowSampler, WindowItem, create_sampler
 from wildtag.labels.errors import LabelError
 
-DURATIONS_S = {"long": 60.0, "short": 3.0}
+RECORDINGS = RecordingSet(
+    Recording(rid, f"/audio/{rid}.wav", 32000, 1, duration_s) for rid, duration_s in {"long": 60.0, "short": 3.0}.items()
+)
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def events(make_events):
 
 
 def test_windows_contain_their_event_and_stay_inside_the_recording(events, class_map):
-    sampler = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0)
+    sampler = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0)
     assert len(sampler) == 5
     rng = np.random.default_rng(1)
     for draw in range(200):
@@ -41,7 +44,7 @@ def test_windows_contain_their_event_and_stay_inside_the_recording(events, class
 
 
 def test_offsets_are_random_and_follow_the_generator(events, class_map):
-    sampler = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0)
+    sampler = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0)
     starts = [sampler.item(2, np.random.default_rng(seed)).t0_s for seed in range(50)]
     assert len(set(starts)) == 50
     assert min(starts) < 22.0 and max(starts) > 33.0  # spread over the 20..35 s of possible starts
@@ -50,8 +53,8 @@ def test_offsets_are_random_and_follow_the_generator(events, class_map):
 
 
 def test_targets_tp_fp_and_unknown(events, class_map):
-    sampler = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0)
-    zero = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0, unknown="zero")
+    sampler = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0)
+    zero = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0, unknown="zero")
     for seed in range(20):
         # The absent box d at 30..31 s: its windows lie inside c's 20..40 s.
         item = sampler.item(3, np.random.default_rng(seed))
@@ -62,21 +65,21 @@ def test_targets_tp_fp_and_unknown(events, class_map):
 
 def test_tp_and_fp_of_one_class_overlapping_give_one(make_events, class_map):
     events = make_events([("long", 10.0, 11.0, "a", False), ("long", 10.2, 11.2, "a", True)])
-    sampler = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0)
+    sampler = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0)
     for index in range(2):
         assert sampler.item(index, np.random.default_rng(index)).target[0] == 1.0
 
 
 def test_weights_are_carried_per_class(make_events, class_map):
     events = make_events([("long", 10.0, 11.0, "a", True, 0.1), ("long", 10.5, 11.5, "b", False, 0.3)])
-    item = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0).item(0, np.random.default_rng(0))
+    item = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0).item(0, np.random.default_rng(0))
     np.testing.assert_allclose(item.weight, [0.1, 0.3, 1.0, 1.0])
 
 
 def test_include_absent_and_samples_per_epoch(events, class_map):
-    only_present = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0, include_absent=False)
+    only_present = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0, include_absent=False)
     assert only_present.num_events == 4 and len(only_present) == 4
-    longer = EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0, samples_per_epoch=12)
+    longer = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0, samples_per_epoch=12)
     assert len(longer) == 12
     # Item 7 is event 7 % 5 = 2, the long event c.
     item = longer.item(7, np.random.default_rng(0))
@@ -86,7 +89,7 @@ def test_include_absent_and_samples_per_epoch(events, class_map):
 
 
 def test_registry_builds_it_and_items_are_window_items(events, class_map):
-    sampler = create_sampler("event_window", events=events, durations_s=DURATIONS_S, class_map=class_map,
+    sampler = create_sampler("event_window", events=events, recordings=RECORDINGS, class_map=class_map,
                              window_s=2.0)  # fmt: skip
     assert isinstance(sampler, EventWindowSampler)
     assert isinstance(sampler.item(0, np.random.default_rng(0)), WindowItem)
@@ -96,10 +99,10 @@ def test_registry_builds_it_and_items_are_window_items(events, class_map):
 
 def test_bad_tables_are_named(make_events, class_map):
     events = make_events([("long", 1.0, 2.0, "a", True), ("gone", 1.0, 2.0, "a", True)])
-    with pytest.raises(LabelError, match=r"boxes\.csv:3: recording 'gone'.*no duration"):
-        EventWindowSampler(events, DURATIONS_S, class_map, window_s=5.0)
+    with pytest.raises(LabelError, match=r"boxes\.csv:3: recording 'gone'.*not in the recording set"):
+        EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0)
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['label'\]"):
-        EventWindowSampler(events.drop(columns="label"), DURATIONS_S, class_map, window_s=5.0)
+        EventWindowSampler(events.drop(columns="label"), RECORDINGS, class_map, window_s=5.0)
     absent_only = make_events([("long", 1.0, 2.0, "a", False)])
     with pytest.raises(ValueError, match="no events to sample"):
-        EventWindowSampler(absent_only, DURATIONS_S, class_map, window_s=5.0, include_absent=False)
+        EventWindowSampler(absent_only, RECORDINGS, class_map, window_s=5.0, include_absent=False)

@@ -71,6 +71,7 @@ def test_a_probe_needs_the_identity_backbone(tmp_path, tone_labels, tiny_onnx, m
 
 
 def test_box_labels_give_window_targets_with_unknowns_masked():
+    from wildtag.audio import Recording, RecordingSet
     from wildtag.embeddings.probe import window_targets
     from wildtag.embeddings.store import Embeddings
     from wildtag.labels import ClassMap, make_events
@@ -79,7 +80,8 @@ def test_box_labels_give_window_targets_with_unknowns_masked():
     events = make_events(pd.DataFrame({
         "recording_id": ["r", "r"], "t0_s": [0.2, 2.1], "t1_s": [0.8, 2.9], "label": ["bat", "moth"],
         "present": [True, False]}))
-    data = LabelledData("events", events, ClassMap(["bat", "moth"]), {"r": None}, {"r": 4.0}, {"r": 8000})
+    recordings = RecordingSet([Recording("r", "r.wav", 8000, 1, 4.0)])
+    data = LabelledData("events", events, ClassMap(["bat", "moth"]), recordings)
     windows = Embeddings(np.array(["r"] * 4, dtype=object), np.arange(4.0), np.arange(4.0) + 1,
                          np.zeros((4, 3), np.float32))
 

@@ -46,11 +46,12 @@ def test_malformed_secondary_literal_names_the_row(write_file):
     assert (caught.value.path, caught.value.row) == (str(path), 3)
 
 
-def test_empty_label_and_missing_columns(write_file):
+def test_empty_label_cell_is_a_clip_with_no_class_and_missing_columns(write_file):
     empty = write_file("e.csv", "fname,labels\na.wav,Bark\nb.wav,\n")
-    with pytest.raises(LabelError, match="empty") as caught:
-        read_clip_labels(empty)
-    assert caught.value.row == 3
+    assert read_clip_labels(empty)["labels"].tolist() == [["Bark"], []]  # checked, no class present
+    with pytest.raises(LabelError, match="empty name between separators") as caught:
+        read_clip_labels(write_file("s.csv", 'fname,labels\na.wav,"Bark,,Purr"\n'))
+    assert caught.value.row == 2
     no_file = write_file("n.csv", "clip,labels\na.wav,Bark\n")
     with pytest.raises(LabelError) as caught:
         read_clip_labels(no_file)

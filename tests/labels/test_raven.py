@@ -154,7 +154,7 @@ def test_begin_file_and_file_offset_place_boxes_in_their_files(write_file):
         ),
     )
     events = read_raven(path)
-    assert events["recording_id"].tolist() == ["REC_001", "REC_002", "REC_002"]
+    assert events["recording_id"].tolist() == ["REC_001.WAV", "REC_002.WAV", "REC_002.WAV"]  # as Raven names them
     assert events["t0_s"].tolist() == [10.0, 5.0, 10.5]
     assert events["t1_s"].tolist() == pytest.approx([11.5, 6.0, 11.0])
     assert events["Channel"].tolist() == [1, 1, 2]  # a second channel is kept

@@ -15,6 +15,7 @@ from wildtag.audio.info import AudioInfo, probe
 from wildtag.audio.io import load
 from wildtag.audio.recording import (
     Recording,
+    RecordingSet,
     read_recordings,
     recordings_from_frame,
     recordings_to_frame,
@@ -30,6 +31,7 @@ __all__ = [
     "AudioInfo",
     "DecodeCache",
     "Recording",
+    "RecordingSet",
     "ScanProblem",
     "ScanResult",
     "is_audio_file",

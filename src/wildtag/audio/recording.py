@@ -1,10 +1,11 @@
-"""One audio file as a record (:class:`Recording`) and tables of them (CSV / Parquet, lossless)."""
+"""One audio file as a record (:class:`Recording`), a set of them by id (:class:`RecordingSet`), and tables
+of them (CSV / Parquet, lossless)."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from wildtag.audio.info import probe
+from wildtag.fileio import atomic_path
 
 
 @dataclass(frozen=True)
@@ -163,19 +165,15 @@ def recordings_from_frame(frame: pd.DataFrame) -> list[Recording]:
 def write_recordings(recs: Iterable[Recording], path: str | os.PathLike[str]) -> Path:
     """Write records to ``.csv`` or ``.parquet`` (by suffix), atomically; :func:`read_recordings` reads them."""
     path = Path(path)
-    frame = recordings_to_frame(recs)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     suffix = path.suffix.lower()
-    try:
+    if suffix not in (".csv", ".parquet"):
+        raise ValueError(f"{path}: recordings are written as .csv or .parquet, not {path.suffix!r}")
+    frame = recordings_to_frame(recs)
+    with atomic_path(path) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
         else:
-            raise ValueError(f"{path}: recordings are written as .csv or .parquet, not {path.suffix!r}")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+            frame.to_parquet(tmp, index=False)
     return path
 
 
@@ -199,3 +197,79 @@ def read_recordings(path: str | os.PathLike[str]) -> list[Recording]:
         return recordings_from_frame(frame)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
+
+
+class RecordingSet(Mapping[str, Recording]):
+    """Recordings by id, in the order given: what training knows about every audio file it reads.
+
+        >>> recs = RecordingSet([Recording("a.wav", "/data/a.wav", 32000, 1, 60.0)])
+        >>> recs["a.wav"].duration_s, list(recs)
+        (60.0, ['a.wav'])
+
+    Immutable; ``subset`` makes a smaller one. An unknown id raises ``KeyError`` naming the closest.
+    """
+
+    def __init__(self, recordings: Iterable[Recording] = ()):
+        by_id: dict[str, Recording] = {}
+        for rec in recordings:
+            if not isinstance(rec, Recording):
+                raise TypeError(f"a RecordingSet holds Recording records, got {type(rec).__name__}")
+            if rec.id in by_id:
+                raise ValueError(f"recording id {rec.id!r} appears twice ({by_id[rec.id].path}, {rec.path})")
+            by_id[rec.id] = rec
+        self._by_id = by_id
+
+    def __getitem__(self, recording_id: str) -> Recording:
+        try:
+            return self._by_id[recording_id]
+        except KeyError:
+            from wildtag.suggest import did_you_mean
+
+            hint = did_you_mean(str(recording_id), self._by_id)
+            raise KeyError(f"no recording {recording_id!r} among {len(self)}{hint}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __repr__(self) -> str:
+        return f"RecordingSet({len(self)} recordings)"
+
+    def subset(self, ids: Iterable[str]) -> RecordingSet:
+        """The recordings of ``ids`` (each must be in the set), in this set's order."""
+        wanted = set(ids)
+        missing = wanted - set(self._by_id)
+        if missing:
+            self[sorted(missing)[0]]  # raises, naming it
+        return RecordingSet(r for r in self.values() if r.id in wanted)
+
+    def duration_s(self, recording_id: str) -> float:
+        return self[recording_id].duration_s
+
+    def path(self, recording_id: str) -> Path:
+        return Path(self[recording_id].path)
+
+    @property
+    def durations_s(self) -> dict[str, float]:
+        """``{id: duration_s}``, for code that wants plain numbers."""
+        return {rid: rec.duration_s for rid, rec in self._by_id.items()}
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """``{id: audio file}``."""
+        return {rid: Path(rec.path) for rid, rec in self._by_id.items()}
+
+    @property
+    def sample_rates(self) -> dict[str, int]:
+        """``{id: sample_rate}`` of the files as stored (before any resampling)."""
+        return {rid: rec.sample_rate for rid, rec in self._by_id.items()}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per recording (see :func:`recordings_to_frame`)."""
+        return recordings_to_frame(self.values())
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> RecordingSet:
+        return cls(recordings_from_frame(frame))

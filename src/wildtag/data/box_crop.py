@@ -15,11 +15,12 @@ from wildtag.data.samplers import (
     clamp_start,
     items_per_epoch,
     require_columns,
-    require_durations,
+    require_recordings,
 )
 from wildtag.data.targets import RecordingEvents, class_lookup, group_events, targets_from_events
 
 if TYPE_CHECKING:
+    from wildtag.audio import Recording
     from wildtag.labels import ClassMap
 
 
@@ -39,7 +40,7 @@ class BoxCropSampler:
     ``class_bands_hz`` and ``class_durations_s`` (dicts keyed by class name, in class order) are
     what inference needs to crop the same way; save them with the model.
 
-        >>> sampler = BoxCropSampler(events, durations, cmap, time_jitter=0.1)
+        >>> sampler = BoxCropSampler(events, recordings, cmap, time_jitter=0.1)
         >>> sampler.class_bands_hz["wren"]
         (5000.0, 8000.0)
     """
@@ -47,7 +48,7 @@ class BoxCropSampler:
     def __init__(
         self,
         events: pd.DataFrame,
-        durations_s: Mapping[str, float],
+        recordings: Mapping[str, Recording],
         class_map: ClassMap,
         *,
         samples_per_epoch: int | None = None,
@@ -57,12 +58,11 @@ class BoxCropSampler:
         """``class_boxes_from``: learn bands and durations from this table (e.g. all folds' boxes, so that
         every fold crops the same way and can be averaged) instead of ``events``."""
         require_columns(events, ("recording_id", "t0_s", "t1_s", "f0_hz", "f1_hz", "label"), "Event")
-        require_durations(events, durations_s, "Event")
         if not 0.0 <= time_jitter:
             raise ValueError(f"time_jitter is a share of the class duration, >= 0; got {time_jitter}")
         self.time_jitter = float(time_jitter)
         self.num_classes = len(class_map)
-        self._durations_s = {str(k): float(v) for k, v in durations_s.items()}
+        self._durations_s = require_recordings(events, recordings, "Event")
 
         self._boxes = RecordingEvents.from_table(events, class_lookup(class_map))
         self._recording = events["recording_id"].to_numpy(object)

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from wildtag.data.items import WindowItem
-from wildtag.data.samplers import SAMPLERS, check_index, items_per_epoch, require_columns, require_durations
+from wildtag.data.samplers import SAMPLERS, check_index, items_per_epoch, require_columns, require_recordings
 from wildtag.data.targets import class_lookup, clip_target_from_index, label_names, row_error
 
 if TYPE_CHECKING:
+    from wildtag.audio import Recording
     from wildtag.labels import ClassMap
 
 Crop = Literal["start", "center", "random"]
@@ -25,7 +26,7 @@ class _ClipWindows:
     def __init__(
         self,
         clip_labels: pd.DataFrame,
-        durations_s: Mapping[str, float],
+        recordings: Mapping[str, Recording],
         class_map: ClassMap,
         window_s: float,
         samples_per_epoch: int | None,
@@ -34,7 +35,7 @@ class _ClipWindows:
         absent_value: float,
     ):
         require_columns(clip_labels, ("recording_id", "labels"), "ClipLabels")
-        require_durations(clip_labels, durations_s, "ClipLabels")
+        durations_s = require_recordings(clip_labels, recordings, "ClipLabels")
         if not window_s > 0:
             raise ValueError(f"window_s must be positive, got {window_s}")
         self.window_s = float(window_s)
@@ -88,13 +89,13 @@ class RandomWindowSampler(_ClipWindows):
     (NaN = 1) for the other classes, whose absence is only implied. Weak external recordings then
     teach their negatives softly (0.1 in the RFCx 2021 winners' solution).
 
-        >>> sampler = RandomWindowSampler(clips, durations, cmap, window_s=5.0)
+        >>> sampler = RandomWindowSampler(clips, recordings, cmap, window_s=5.0)
     """
 
     def __init__(
         self,
         clip_labels: pd.DataFrame,
-        durations_s: Mapping[str, float],
+        recordings: Mapping[str, Recording],
         class_map: ClassMap,
         window_s: float,
         *,
@@ -104,7 +105,7 @@ class RandomWindowSampler(_ClipWindows):
         absent_value: float = 0.0,
     ):
         super().__init__(
-            clip_labels, durations_s, class_map, window_s, samples_per_epoch,
+            clip_labels, recordings, class_map, window_s, samples_per_epoch,
             primary_value, secondary_value, absent_value,
         )  # fmt: skip
 
@@ -128,7 +129,7 @@ class FullClipSampler(_ClipWindows):
     def __init__(
         self,
         clip_labels: pd.DataFrame,
-        durations_s: Mapping[str, float],
+        recordings: Mapping[str, Recording],
         class_map: ClassMap,
         window_s: float,
         *,
@@ -142,7 +143,7 @@ class FullClipSampler(_ClipWindows):
             raise ValueError(f"crop must be 'start', 'center' or 'random', got {crop!r}")
         self.crop: Crop = crop
         super().__init__(
-            clip_labels, durations_s, class_map, window_s, samples_per_epoch,
+            clip_labels, recordings, class_map, window_s, samples_per_epoch,
             primary_value, secondary_value, absent_value,
         )  # fmt: skip
 

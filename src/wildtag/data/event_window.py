@@ -15,7 +15,7 @@ from wildtag.data.samplers import (
     clamp_start,
     items_per_epoch,
     require_columns,
-    require_durations,
+    require_recordings,
 )
 from wildtag.data.targets import (
     RecordingEvents,
@@ -28,6 +28,7 @@ from wildtag.data.targets import (
 )
 
 if TYPE_CHECKING:
+    from wildtag.audio import Recording
     from wildtag.labels import ClassMap
 
 
@@ -48,14 +49,14 @@ class EventWindowSampler:
     overlapped absent boxes 0 (unless the class is also present), other classes NaN or 0 (``unknown``),
     per-class weights from the events' ``weight`` column.
 
-        >>> sampler = EventWindowSampler(events, {"rec1": 60.0}, cmap, window_s=5.0)
+        >>> sampler = EventWindowSampler(events, recordings, cmap, window_s=5.0)
         >>> item = sampler.item(0, np.random.default_rng(0))
     """
 
     def __init__(
         self,
         events: pd.DataFrame,
-        durations_s: Mapping[str, float],
+        recordings: Mapping[str, Recording],
         class_map: ClassMap,
         window_s: float,
         *,
@@ -65,7 +66,6 @@ class EventWindowSampler:
         min_overlap: float = 0.5,
     ):
         require_columns(events, ("recording_id", "t0_s", "t1_s", "label"), "Event")
-        require_durations(events, durations_s, "Event")
         check_unknown(unknown)
         check_min_overlap(min_overlap)
         if not window_s > 0:
@@ -74,7 +74,7 @@ class EventWindowSampler:
         self.unknown: Unknown = unknown
         self.min_overlap = float(min_overlap)
         self.num_classes = len(class_map)
-        self._durations_s = {str(k): float(v) for k, v in durations_s.items()}
+        self._durations_s = require_recordings(events, recordings, "Event")
 
         all_events = RecordingEvents.from_table(events, class_lookup(class_map))
         recording_ids = events["recording_id"].to_numpy(object)

@@ -7,7 +7,9 @@ Strategies (``FOLD_STRATEGIES``): ``random`` (KFold), ``stratified`` (Stratified
 label), ``multilabel`` (iterstrat's MultilabelStratifiedKFold on multi-hot labels), ``group``
 (StratifiedGroupKFold on the primary label, or GroupKFold when the table has no label column),
 ``geo_time_block`` (whole blocks of nearby places and the same quarter of the year, see
-:func:`geo_time_block_folds`). With ``group_column`` every strategy keeps each group's rows in one fold.
+:func:`geo_time_block_folds`), ``predefined`` (a published fold column: fold k is the rows whose
+``column`` is k, see :func:`predefined_folds`). With ``group_column`` every strategy keeps each group's
+rows in one fold.
 
 Rare classes: a class with fewer rows (or groups) than ``n_folds`` cannot be in every fold. By default
 :func:`assign_folds` warns, naming those classes, and goes on: its rows still land in different folds.
@@ -29,6 +31,7 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 
 from wildtag.config import ConfigError  # the labels and the fold settings disagree: the user's to fix
 from wildtag.data.targets import row_error
+from wildtag.labels.names import label_list
 from wildtag.registry import Registry
 
 if TYPE_CHECKING:
@@ -57,13 +60,15 @@ def assign_folds(
     lon_column: str = "longitude",
     date_column: str = "date",
     cell_deg: float = 10.0,
+    column: str | None = None,
 ) -> np.ndarray:
     """Fold id (int64, 0..n_folds-1) for every row of ``table``.
 
     ``label_column`` holds a label (str) or a list of labels whose first is the primary one (ClipLabels'
     ``labels``; use ``"label"`` for an Event table). ``class_map`` fixes the classes of the multi-hot
     matrix for ``multilabel`` (default: every label seen, sorted). ``lat_column``, ``lon_column``,
-    ``date_column`` and ``cell_deg`` are read by ``geo_time_block`` only.
+    ``date_column`` and ``cell_deg`` are read by ``geo_time_block`` only, ``column`` by ``predefined``
+    only (which ignores ``n_folds``: the column says how many folds there are).
     """
     if rare_classes not in ("warn", "error"):
         raise ValueError(f"rare_classes must be 'warn' or 'error', got {rare_classes!r}")
@@ -75,6 +80,8 @@ def assign_folds(
         )
     split = FOLD_STRATEGIES.get(strategy)
     groups = table[group_column].to_numpy(object) if group_column is not None else None
+    if strategy == "predefined":
+        return predefined_folds(table, groups=groups, column=column)
     n_units = len(table) if groups is None else len(pd.unique(groups))
     if n_units < n_folds:
         unit = "rows" if groups is None else f"distinct {group_column!r} groups"
@@ -218,6 +225,45 @@ def geo_time_block_folds(
     return _balanced_fill(np.bincount(units), n_folds, np.random.default_rng(seed))[units]
 
 
+@FOLD_STRATEGIES.register("predefined")
+def predefined_folds(
+    table: pd.DataFrame, *, groups: np.ndarray | None, column: str | None, **_
+) -> np.ndarray:
+    """The fold column as it is: fold k holds out exactly the rows whose ``column`` is the integer k.
+
+    Published folds (ESC-50's 1..5, a survey's own 0..4) keep their numbers, so ``folds.run=[0, 1]`` means
+    the given folds 0 and 1. No rare-class warning: the folds are given, not drawn. Each group (with
+    ``group_column``) must sit in one fold; an empty or non-integer cell raises naming its row.
+
+        >>> assign_folds(meta, 5, strategy="predefined", column="fold")
+    """
+    if column is None:
+        raise ConfigError("strategy 'predefined' needs folds.column, the column that holds each row's fold")
+    if column not in table.columns:
+        raise ConfigError(
+            f"folds.column {column!r} is not a column of the labels; they have {list(table.columns)}"
+        )
+    raw = table[column]
+    numbers = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    bad = ~(np.isfinite(numbers) & (numbers >= 0) & (numbers == np.round(numbers)))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = raw.iloc[i]
+        raise row_error(table, i, f"fold column {column!r} is {value!r}; expected a fold number 0, 1, 2, ...")
+    folds = numbers.astype(np.int64)
+    if groups is not None:
+        per_group = pd.DataFrame({"group": groups, "fold": folds}).groupby("group", sort=False)["fold"]
+        split = per_group.nunique()
+        if (split > 1).any():
+            group = split[split > 1].index[0]
+            found = sorted(per_group.get_group(group).unique().tolist())
+            raise ConfigError(f"group {group!r} has rows in folds {found} of column {column!r}; a group "
+                              "(a recording) must sit in one fold")  # fmt: skip
+    if len(np.unique(folds)) < 2:
+        raise ConfigError(f"fold column {column!r} holds a single fold {folds[:1].tolist()}; need at least 2")
+    return folds
+
+
 def geo_time_blocks(
     table: pd.DataFrame, lat_column: str, lon_column: str, date_column: str, cell_deg: float
 ) -> np.ndarray:
@@ -345,20 +391,12 @@ def _from_splits(splits, n: int) -> np.ndarray:
     return folds
 
 
-def _label_list(value) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value else []
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    return [str(v) for v in value]
-
-
 def _primary_labels(table: pd.DataFrame, label_column: str) -> np.ndarray:
     if label_column not in table.columns:
         raise ValueError(
             f"label_column {label_column!r} is not a column; the table has {list(table.columns)}"
         )
-    return np.array([(_label_list(v) or [_NO_LABEL])[0] for v in table[label_column]], dtype=object)
+    return np.array([(label_list(v) or [_NO_LABEL])[0] for v in table[label_column]], dtype=object)
 
 
 def _multi_hot(table: pd.DataFrame, label_column: str, class_map: ClassMap | None) -> tuple[np.ndarray, list]:
@@ -366,7 +404,7 @@ def _multi_hot(table: pd.DataFrame, label_column: str, class_map: ClassMap | Non
         raise ValueError(
             f"label_column {label_column!r} is not a column; the table has {list(table.columns)}"
         )
-    rows = [_label_list(v) for v in table[label_column]]
+    rows = [label_list(v) for v in table[label_column]]
     names = list(class_map.names) if class_map is not None else sorted({n for r in rows for n in r})
     lookup = {n: i for i, n in enumerate(names)}
     hot = np.zeros((len(rows), len(names)), dtype=np.int64)

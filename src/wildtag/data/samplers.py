@@ -4,8 +4,11 @@ A sampler is a plain object with ``__len__`` (items per epoch) and ``item(index,
 :class:`~wildtag.data.items.WindowItem`. It never reads audio; :class:`~wildtag.data.dataset.WindowDataset`
 does. Samplers are found by name:
 
-    >>> sampler = create_sampler("event_window", events=events, durations_s=durations,
+    >>> sampler = create_sampler("event_window", events=events, recordings=recordings,
     ...                          class_map=cmap, window_s=5.0)
+
+``recordings`` is a :class:`~wildtag.audio.RecordingSet` (``prepare_data`` makes one): every sampler
+reads durations from it, and :func:`require_recordings` is the one check that a table's rows have one.
     >>> list_samplers()
     ['box_crop', 'event_window', 'full_clip', 'random_window']
 """
@@ -18,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from wildtag.audio.recording import Recording
 from wildtag.config import ConfigError
 from wildtag.data.items import WindowItem
 from wildtag.data.targets import row_error
@@ -57,17 +61,26 @@ def require_columns(table: pd.DataFrame, columns: Iterable[str], what: str) -> N
         raise ValueError(f"{what} table lacks column(s) {missing}; it has {list(table.columns)}")
 
 
-def require_durations(table: pd.DataFrame, durations_s: Mapping[str, float], what: str) -> None:
-    """Every recording of ``table`` must have a known duration; raise naming the first row without."""
-    ids = table["recording_id"].to_numpy(object)
-    for i, rid in enumerate(ids):
-        if rid not in durations_s:
+def require_recordings(table: pd.DataFrame, recordings: Mapping[str, Recording], what: str) -> dict[str, float]:
+    """Every recording of ``table`` must be in ``recordings``; raise naming the first row whose is not.
+
+    Returns ``{recording id: duration_s}`` for the table's recordings, what the samplers place windows by.
+    """
+    if not isinstance(recordings, Mapping) or any(not isinstance(r, Recording) for r in recordings.values()):
+        raise TypeError("recordings must be a RecordingSet (a mapping of id -> Recording); see prepare_data")
+    durations_s: dict[str, float] = {}
+    for i, rid in enumerate(table["recording_id"].to_numpy(object)):
+        if rid in durations_s:
+            continue
+        if rid not in recordings:
             raise row_error(
                 table,
                 i,
-                f"recording {rid!r} of the {what} table has no duration in "
-                f"durations_s ({len(durations_s)} recordings known); index the recording or drop the row",
+                f"recording {rid!r} of the {what} table is not in the recording set "
+                f"({len(recordings)} recordings); index its audio or drop the row",
             )
+        durations_s[rid] = recordings[rid].duration_s
+    return durations_s
 
 
 def items_per_epoch(samples_per_epoch: int | None, num_rows: int, what: str) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from wildtag.labels.errors import LabelError
+from wildtag.labels.names import label_list
 
 if TYPE_CHECKING:
     from wildtag.labels import ClassMap
@@ -101,13 +102,7 @@ def clip_weight_from_index(
 
 def label_names(value: Iterable[str] | str | None) -> list[str]:
     """Label names from a list, an array (Parquet round-trip), a single string, or None/NaN."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, float) and np.isnan(value):
-        return []
-    return [str(v) for v in value]
+    return label_list(value)
 
 
 @dataclass(frozen=True)

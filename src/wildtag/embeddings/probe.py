@@ -138,7 +138,7 @@ def window_targets(cfg: ExperimentConfig, data: LabelledData, rows: pd.DataFrame
     if data.kind == "clips":
         from wildtag.data.clip_windows import _spans, _targets  # the audio samplers' own label reading
 
-        spans = _spans(rows, data.durations_s)
+        spans = _spans(rows, data.recordings.durations_s)
         row_targets, _ = _targets(rows, data.class_map, _clip_value(cfg, "primary_value", 1.0),
                                   _clip_value(cfg, "secondary_value", 1.0), _clip_value(cfg, "absent_value", 0.0))
         target = np.full((len(windows), k), np.nan, dtype=np.float32)
@@ -214,8 +214,8 @@ class EmbeddingDataModule(L.LightningDataModule):
 
         path, model_spec, hop_s = _store_settings(self.cfg)
         have = EmbeddingStore.open(path).recordings() if (path / "embeddings.json").is_file() else set()
-        ids = match_ids(list(self.data.paths), have)
-        todo = {rid: p for rid, p in self.data.paths.items() if rid not in ids}
+        ids = match_ids(list(self.data.recordings), have)
+        todo = {rid: p for rid, p in self.data.recordings.paths.items() if rid not in ids}
         if todo:
             if model_spec is None:
                 raise ConfigError(f"{path} lacks {len(todo)} labelled recording(s) (e.g. {next(iter(todo))!r}): "

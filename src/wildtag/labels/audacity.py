@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wildtag.labels._text import atomic_path
+from wildtag.fileio import atomic_path
 from wildtag.labels.errors import LabelError
 from wildtag.labels.events import make_events
 

@@ -11,7 +11,6 @@ like any other.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -22,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from wildtag.labels._text import atomic_path
+from wildtag.fileio import atomic_path
 from wildtag.labels.errors import LabelError, UnknownLabelError
+from wildtag.suggest import closest
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class ClassMap:
         try:
             return self._index[name]
         except KeyError:
-            close = difflib.get_close_matches(str(name), self.names, n=3, cutoff=0.6)
+            close = closest(str(name), self.names, n=3)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             reason = f"unknown class {name!r}.{hint} The class map has {len(self)} classes"
             raise UnknownLabelError(name, close, reason) from None

@@ -13,7 +13,6 @@ Formats read (columns found by name, or named by the caller):
 
 from __future__ import annotations
 
-import ast
 import os
 
 import pandas as pd
@@ -21,6 +20,7 @@ import pandas as pd
 from wildtag.labels._text import RawTable, infer_column, read_delimited
 from wildtag.labels.clips import make_clip_labels
 from wildtag.labels.errors import LabelError
+from wildtag.labels.names import label_list
 
 FILE_COLUMNS = ("fname", "filename", "file", "file_name", "recording_id", "path", "filepath", "audio")
 """Column names searched, in order and ignoring case, for the audio file (the recording id)."""
@@ -39,7 +39,8 @@ def read_clip_labels(
     """A ClipLabels table from a CSV (or ``.tsv``) with one row per file.
 
     ``recording_id`` is the file column's value as given. A label cell is a list literal (``['a', 'b']``)
-    or names joined by ``separator`` (``None``: one name per cell). Optional ``t0_s``/``t1_s`` columns give
+    or names joined by ``separator`` (``None``: one name per cell); an empty cell is a clip checked and found
+    to hold no class (an all-absent target), as in every clip-label format. Optional ``t0_s``/``t1_s`` columns give
     a span; other columns (``split``, ``class_id``, ...) are kept. Raises :class:`LabelError` naming the
     file and line of a malformed row, or the columns found when a needed one is missing.
     """
@@ -60,12 +61,12 @@ def read_clip_labels(
             frame[name] = table.column(name)
             consumed.add(name)
     frame["labels"] = [
-        _parse_names(v, s, label_col, separator, required=True)
+        label_list(v, separator=separator, source=s, column=label_col)
         for v, s in zip(table.column(label_col), sources, strict=True)
     ]
     if secondary_col is not None:
         frame["secondary_labels"] = [
-            _parse_names(v, s, secondary_col, separator, required=False)
+            label_list(v, separator=separator, source=s, column=secondary_col)
             for v, s in zip(table.column(secondary_col), sources, strict=True)
         ]
     frame["source"] = sources
@@ -91,27 +92,3 @@ def _column(table: RawTable, given: str | None, candidates: tuple[str, ...], wha
             f"name it with {what}_column=",
         )
     return found
-
-
-def _parse_names(cell: str, source: str, column: str, separator: str | None, *, required: bool) -> list[str]:
-    """A cell's class names: a list literal, or ``separator``-joined names."""
-    text = cell.strip()
-    if not text:
-        if required:
-            raise LabelError.at(source, f"{column!r} is empty; every clip needs a label")
-        return []
-    if text.startswith("["):
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = None
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise LabelError.at(source, f"{column!r} is {cell!r}, not a list of names like ['a', 'b']")
-        names = [v.strip() for v in value]
-    else:
-        names = [v.strip() for v in text.split(separator)] if separator else [text]
-        if not all(names):
-            raise LabelError.at(source, f"{column!r} is {cell!r}, which has an empty name between separators")
-    if required and not names:
-        raise LabelError.at(source, f"{column!r} is an empty list; every clip needs a label")
-    return names

@@ -18,7 +18,7 @@ no class, e.g. background). ``t0_s``/``t1_s`` NaN means the whole recording. Ext
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,12 +29,14 @@ from wildtag.labels.errors import LabelError
 from wildtag.labels.events import (
     END_TOLERANCE_S,
     as_frame,
+    first_problems,
     float_column,
     missing_columns_error,
     raise_first,
     row_sources,
     text_column,
 )
+from wildtag.labels.names import label_list
 
 CLIP_COLUMNS = ("recording_id", "t0_s", "t1_s", "labels", "secondary_labels", "source")
 LIST_COLUMNS = ("labels", "secondary_labels")
@@ -64,7 +66,9 @@ def make_clip_labels(
     }
     for name in LIST_COLUMNS:
         cells = frame[name] if name in frame.columns else [None] * len(frame)
-        lists = [_label_list(cell, source, name) for cell, source in zip(cells, sources, strict=True)]
+        lists = [
+            label_list(cell, source=source, column=name) for cell, source in zip(cells, sources, strict=True)
+        ]
         columns[name] = pd.Series(lists, dtype=object)
     columns["source"] = pd.Series(sources, dtype="str")
     clips = pd.DataFrame(columns)
@@ -73,20 +77,6 @@ def make_clip_labels(
             clips[name] = frame[name]
     validate_clip_labels(clips)
     return clips
-
-
-def _label_list(cell: Any, source: str, column: str) -> list[str]:
-    if cell is None or cell is pd.NA or (isinstance(cell, float) and np.isnan(cell)):
-        return []
-    if isinstance(cell, str):
-        return [cell] if cell else []
-    if not isinstance(cell, (list, tuple, np.ndarray, pd.Series)):
-        raise LabelError.at(source, f"{column!r} is {cell!r}; expected a list of class names")
-    names = list(cell)
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise LabelError.at(source, f"{column!r} holds {name!r}; class names must be non-empty strings")
-    return names
 
 
 def validate_clip_labels(
@@ -102,6 +92,22 @@ def validate_clip_labels(
     outside it are allowed: external datasets name species a model does not predict), the recording in
     ``durations_s`` and the span ending by its end.
     """
+    raise_first(_clip_checks(clips, durations_s, class_map), clips["source"].to_numpy(object))
+
+
+def clip_problems(
+    clips: pd.DataFrame,
+    *,
+    durations_s: Mapping[str, float] | None = None,
+    class_map: ClassMap | None = None,
+) -> dict[int, str]:
+    """What :func:`validate_clip_labels` checks, for every row: ``{row position: first reason}``."""
+    return first_problems(_clip_checks(clips, durations_s, class_map), len(clips))
+
+
+def _clip_checks(
+    clips: pd.DataFrame, durations_s: Mapping[str, float] | None, class_map: ClassMap | None
+) -> list[tuple[np.ndarray, Callable[[int], str]]]:
     missing_columns_error(clips, CLIP_COLUMNS, None, "Build clip-label tables with make_clip_labels().")
     t0 = clips["t0_s"].to_numpy(np.float64, na_value=np.nan)
     t1 = clips["t1_s"].to_numpy(np.float64, na_value=np.nan)
@@ -152,7 +158,7 @@ def validate_clip_labels(
                 ),
             )
         )
-    raise_first(checks, clips["source"].to_numpy(object))
+    return checks
 
 
 def _is_name_list(cell: Any) -> bool:

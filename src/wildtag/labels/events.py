@@ -151,6 +151,26 @@ def validate_events(
     weight in [0, 1]; and, when given, the label is in ``class_map``, the recording is in ``durations_s``
     (and ``sample_rates``), the box ends by the recording's end (+1 ms) and below its Nyquist frequency.
     """
+    raise_first(_event_checks(events, durations_s, sample_rates, class_map), events["source"].to_numpy(object))
+
+
+def event_problems(
+    events: pd.DataFrame,
+    *,
+    durations_s: Mapping[str, float] | None = None,
+    sample_rates: Mapping[str, int] | None = None,
+    class_map: ClassMap | None = None,
+) -> dict[int, str]:
+    """What :func:`validate_events` checks, for every row: ``{row position: first reason}`` of each bad row."""
+    return first_problems(_event_checks(events, durations_s, sample_rates, class_map), len(events))
+
+
+def _event_checks(
+    events: pd.DataFrame,
+    durations_s: Mapping[str, float] | None,
+    sample_rates: Mapping[str, int] | None,
+    class_map: ClassMap | None,
+) -> list[tuple[np.ndarray, Callable[[int], str]]]:
     missing_columns_error(events, EVENT_COLUMNS, None, "Build event tables with make_events().")
     if not pd.api.types.is_bool_dtype(events["present"].dtype):
         raise LabelError(
@@ -215,7 +235,16 @@ def validate_events(
                 ),
             )
         )
-    raise_first(checks, events["source"].to_numpy(object))
+    return checks
+
+
+def first_problems(checks: list[tuple[np.ndarray, Callable[[int], str]]], n_rows: int) -> dict[int, str]:
+    """``{row: reason}`` of every row failing a check (the first listed check that it fails)."""
+    problems: dict[int, str] = {}
+    for mask, reason in checks:
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)[:n_rows]):
+            problems.setdefault(int(i), reason(int(i)))
+    return dict(sorted(problems.items()))
 
 
 def raise_first(checks: list[tuple[np.ndarray, Callable[[int], str]]], sources: np.ndarray) -> None:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from wildtag.audio.scan import AUDIO_EXTENSIONS
 from wildtag.labels.clips import make_clip_labels
 from wildtag.labels.errors import LabelError
 
 
 def read_class_folders(
-    root: str | os.PathLike[str], extensions: Iterable[str] = (".wav", ".flac", ".ogg", ".mp3")
+    root: str | os.PathLike[str], extensions: Iterable[str] = AUDIO_EXTENSIONS
 ) -> pd.DataFrame:
     """A ClipLabels table with one row per audio file under ``root``, labelled by its top-level folder.
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wildtag.fileio import atomic_path
 from wildtag.labels._text import (
     RawTable,
-    atomic_path,
     infer_column,
     parse_floats,
     parse_present,
@@ -55,9 +55,6 @@ LABEL_COLUMNS = (
 )
 """Column names searched, in this order (ignoring case), for the label when ``label_column`` is not given."""
 PRESENT_COLUMNS = ("Present", "Presence")
-AUDIO_SUFFIXES = frozenset(
-    {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".aifc", ".m4a", ".opus", ".wv", ".w64", ".au", ".caf"}
-)
 _TABLE_SUFFIX = re.compile(r"(\.Table\.\d+)?\.selections\.txt$|\.txt$", re.IGNORECASE)
 
 
@@ -65,11 +62,6 @@ def raven_recording_id(path: str | os.PathLike[str]) -> str:
     """The recording a table belongs to, from its name: ``rec01.Table.1.selections.txt`` -> ``rec01``."""
     name = Path(path).name
     return _TABLE_SUFFIX.sub("", name) or name
-
-
-def _strip_audio_suffix(name: str) -> str:
-    suffix = Path(name).suffix
-    return name[: -len(suffix)] if suffix.lower() in AUDIO_SUFFIXES else name
 
 
 def read_raven(
@@ -85,8 +77,10 @@ def read_raven(
     ``label_column`` defaults to the first of :data:`LABEL_COLUMNS` present; ``default_label`` names boxes
     when there is no label column, and fills empty label cells (otherwise left as ``""``, unlabeled). The
     ``present_column`` (default ``Present``/``Presence`` if there) holds 1/0, yes/no, TP/FP, ...; without
-    one every box is present. ``recording_id`` defaults to each row's ``Begin File`` without its audio suffix,
-    else to the table's file name without ``.Table.N.selections.txt``. Labels lose outer spaces. A
+    one every box is present. ``recording_id`` defaults to each row's ``Begin File`` (the audio file's
+    name as Raven wrote it), else to the table's file name without ``.Table.N.selections.txt`` (an id
+    without its suffix, which :class:`~wildtag.labels.RecordingIds` resolves when it is unambiguous).
+    Labels lose outer spaces. A
     ``Weight`` column (as :func:`write_raven` writes for soft labels) gives the weights.
     Raises :class:`LabelError` naming the file and line of the first malformed row.
     """
@@ -242,8 +236,7 @@ def _recordings_and_times(
             )
         ids = [recording_id] * len(table.rows)
     elif files is not None:
-        stripped = {name: _strip_audio_suffix(name.strip()) for name in set(files)}
-        ids = [stripped[name] for name in files]
+        ids = [name.strip() for name in files]
     else:
         ids = [raven_recording_id(table.path)] * len(table.rows)
     offset_column = table.find(["File Offset (s)"])

@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wildtag.labels._text import RawTable, atomic_path, infer_column, read_delimited, text_cell
+from wildtag.fileio import atomic_path
+from wildtag.labels._text import RawTable, infer_column, read_delimited, text_cell
 from wildtag.labels.clips import CLIP_COLUMNS, LIST_COLUMNS, make_clip_labels
 from wildtag.labels.errors import LabelError
 from wildtag.labels.events import EVENT_COLUMNS, make_events
+from wildtag.labels.names import label_list
 
 LIST_SEPARATOR = ";"
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -117,7 +119,10 @@ def _csv_frame(table: RawTable, schema: tuple[str, ...], list_columns: tuple[str
     for name in table.columns:
         values = table.column(name)
         if name in list_columns:
-            frame[name] = [v.split(LIST_SEPARATOR) if v else [] for v in values]
+            frame[name] = [
+                label_list(v, separator=LIST_SEPARATOR, source=s, column=name)
+                for v, s in zip(values, table.sources(), strict=True)
+            ]
         elif name in schema:
             frame[name] = pd.Series(values, dtype="str")  # parsed and checked by make_*, row by row
         else:

@@ -100,7 +100,7 @@ def plan_clip_validation(data: LabelledData, rows: pd.DataFrame, window_s: float
         labels = sorted({x for ls in rec_rows["labels"] for x in ls})
         secondary = sorted({x for ls in rec_rows["secondary_labels"] for x in ls})
         target = clip_targets(labels, secondary, data.class_map)
-        for t0, t1 in window_spans(data.durations_s[rid], window_s, hop_s):
+        for t0, t1 in window_spans(data.recordings[rid].duration_s, window_s, hop_s):
             items.append(WindowItem(rid, float(t0), float(t1), target))
             groups.append(group)
         targets.append(target)
@@ -125,7 +125,7 @@ class FoldDataModule(L.LightningDataModule):
         audio = cfg.audio
         self.cache = DecodeCache(cache_dir, audio.sample_rate)
         # class_boxes_from: per-class crop sizes come from all folds' boxes, so fold models agree
-        common = dict(durations_s=data.durations_s, class_map=data.class_map, window_s=audio.window_s,
+        common = dict(recordings=data.recordings, class_map=data.class_map, window_s=audio.window_s,
                       class_boxes_from=data.table)
         table_key = "clip_labels" if data.kind == "clips" else "events"
         self.train_sampler = create_sampler_for(cfg.sampler.train, **{table_key: train_rows}, **common)
@@ -143,7 +143,7 @@ class FoldDataModule(L.LightningDataModule):
             self.valid_plan = plan_event_validation(valid_sampler, seed)
 
     def read(self, recording_id: str, t0_s: float, t1_s: float) -> np.ndarray:
-        return self.cache.read(self.data.paths[recording_id], t0_s, t1_s)
+        return self.cache.read(self.data.recordings.path(recording_id), t0_s, t1_s)
 
     def _loader(self, sampler: object, shuffle: bool) -> DataLoader:
         audio = self.cfg.audio
@@ -165,7 +165,7 @@ class FoldDataModule(L.LightningDataModule):
         """Decode every recording once into the cache before workers start (in this process)."""
         from wildtag.progress import progress
 
-        for path in progress(sorted(set(self.data.paths.values())), "decode cache", enabled=show_progress):
+        for path in progress(sorted(set(self.data.recordings.paths.values())), "decode cache", enabled=show_progress):
             self.cache.get(path)
 
     def train_dataloader(self) -> DataLoader:

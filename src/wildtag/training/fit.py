@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
@@ -43,8 +44,9 @@ def set_threads(cfg: ExperimentConfig) -> int:
     return configure_threads(cfg.trainer.num_workers, cfg.trainer.threads)
 
 
-def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(train rows, valid rows) per fold: the published split if the recipe names one, else k folds."""
+def split_folds(cfg: ExperimentConfig, data: LabelledData) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
+    """(train rows, valid rows) by fold number: the published split if the recipe names one (fold 0), the
+    given fold column (``predefined``: its numbers), else k folds 0..k-1."""
     table = data.table
     if cfg.data.split_column:
         column = cfg.data.split_column
@@ -57,8 +59,13 @@ def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.Data
                 f"split column {column!r} has {len(train)} rows {cfg.data.train_split!r} and "
                 f"{len(valid)} rows {cfg.data.valid_split!r}; both must be non-empty"
             )
-        return [(train.reset_index(drop=True), valid.reset_index(drop=True))]
+        return {0: (train.reset_index(drop=True), valid.reset_index(drop=True))}
     folds = cfg.folds
+    if folds.strategy == "predefined":  # one fold per value of the column; a recording sits in one
+        fold_ids = assign_folds(table, folds.n_folds, strategy="predefined", column=folds.column,
+                                group_column="recording_id")
+        return {int(k): (table[fold_ids != k].reset_index(drop=True), table[fold_ids == k].reset_index(drop=True))
+                for k in np.unique(fold_ids)}
     extra = {}
     if folds.strategy == "geo_time_block":
         extra = dict(lat_column=folds.lat_column, lon_column=folds.lon_column, date_column=folds.date_column,
@@ -66,7 +73,7 @@ def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.Data
     if data.kind == "events":
         # Folds over recordings, so that boxes of one recording never sit on both sides.
         per_rec = table[table["present"]].groupby("recording_id")["label"].agg(lambda s: sorted(set(s)))
-        recs = pd.DataFrame({"recording_id": list(data.paths)})
+        recs = pd.DataFrame({"recording_id": list(data.recordings)})
         recs["labels"] = [per_rec.get(r, []) for r in recs["recording_id"]]
         fold_of = dict(zip(recs["recording_id"], assign_folds(
             recs, folds.n_folds, strategy=folds.strategy, group_column=folds.group_column,
@@ -75,10 +82,10 @@ def split_folds(cfg: ExperimentConfig, data: LabelledData) -> list[tuple[pd.Data
     else:
         fold_ids = assign_folds(table, folds.n_folds, strategy=folds.strategy, group_column=folds.group_column,
                                 class_map=data.class_map, seed=cfg.seed, **extra)
-    return [
-        (table[fold_ids != k].reset_index(drop=True), table[fold_ids == k].reset_index(drop=True))
+    return {
+        k: (table[fold_ids != k].reset_index(drop=True), table[fold_ids == k].reset_index(drop=True))
         for k in range(folds.n_folds)
-    ]
+    }
 
 
 def precision_for(cfg: ExperimentConfig) -> str:
@@ -237,15 +244,17 @@ def fit(cfg: ExperimentConfig, out: str | Path | None = None, *, resume: bool = 
         run_dir = new_run_dir(root, name)
         write_provenance(run_dir, cfg.to_yaml(), argv)
     set_threads(cfg)
-    data = prepare_data(cfg.data, show_progress=show_progress)
+    data = prepare_data(cfg.data, show_progress=show_progress, errors_path=run_dir / "errors.csv")
     data.class_map.to_json(run_dir / "classes.json")
     skipped = data.skipped_frame()
-    if len(skipped):
-        skipped.to_csv(run_dir / "errors.csv", index=False)
+    if len(skipped):  # prepare_data wrote them to errors.csv
         log.warning("skipped %d recording(s); see %s", len(skipped), run_dir / "errors.csv")
     cache_dir = cfg.data.cache_dir or run_dir.parent / ".cache"
     splits = split_folds(cfg, data)
-    folds = cfg.folds.run if (cfg.folds.run is not None and not cfg.data.split_column) else list(range(len(splits)))
+    folds = cfg.folds.run if (cfg.folds.run is not None and not cfg.data.split_column) else list(splits)
+    unknown = [k for k in folds if k not in splits]
+    if unknown:
+        raise ConfigError(f"folds.run names fold(s) {unknown} that do not exist; the folds are {list(splits)}")
     per_fold: dict[str, Any] = {}
     for fold in folds:
         done = run_dir / f"fold-{fold}" / "metrics.json"
