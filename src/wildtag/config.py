@@ -142,6 +142,8 @@ class TrainerConfig(_Strict):
     monitor: str = "valid/loss"  # metric that picks the best checkpoint
     monitor_mode: Literal["min", "max"] = "min"  # "max" for valid/lwlrap, valid/accuracy, valid/map_macro
     threads: int | None = Field(None, gt=0)  # torch intra-op threads; default: all cores minus data workers
+    devices: int = Field(1, gt=0)  # processes (CPU, gloo) or GPUs training one fold together
+    strategy: Literal["auto", "ddp"] = "auto"  # ddp: Lightning DDP with spawned workers (devices > 1)
 
 
 class FoldConfig(_Strict):

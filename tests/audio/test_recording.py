@@ -130,3 +130,20 @@ def test_reading_a_table_with_a_bad_row_names_the_file(tmp_path):
     path.write_text("id,path,sample_rate,num_channels,duration_s\na,a.wav,16000,1,1.0\nb,b.wav,16000,0,1.0\n")
     with pytest.raises(ValueError, match=rf"{path}: recordings table row 1: .*num_channels"):
         read_recordings(path)
+
+
+def test_recording_set_is_a_mapping_by_id_that_refuses_duplicates():
+    from wildtag.audio import RecordingSet
+
+    a = Recording("site_a/0600.wav", "/d/site_a/0600.wav", 32000, 1, 60.0)
+    b = Recording("site_b/0600.wav", "/d/site_b/0600.wav", 48000, 2, 30.0)
+    recs = RecordingSet([a, b])
+    assert list(recs) == ["site_a/0600.wav", "site_b/0600.wav"] and recs["site_b/0600.wav"] is b
+    assert recs.durations_s == {"site_a/0600.wav": 60.0, "site_b/0600.wav": 30.0}
+    assert recs.sample_rates["site_b/0600.wav"] == 48000
+    assert list(recs.subset(["site_b/0600.wav"])) == ["site_b/0600.wav"]
+    assert RecordingSet.from_frame(recs.to_frame()) == recs
+    with pytest.raises(KeyError, match="did you mean 'site_a/0600.wav'"):
+        recs["site_a/0600.flac"]
+    with pytest.raises(ValueError, match="appears twice"):
+        RecordingSet([a, a])

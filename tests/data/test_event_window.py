@@ -106,3 +106,9 @@ def test_bad_tables_are_named(make_events, class_map):
     absent_only = make_events([("long", 1.0, 2.0, "a", False)])
     with pytest.raises(ValueError, match="no events to sample"):
         EventWindowSampler(absent_only, RECORDINGS, class_map, window_s=5.0, include_absent=False)
+
+
+def test_samplers_take_a_recording_set_not_a_dict_of_durations(make_events, class_map):
+    events = make_events([("long", 1.0, 2.0, "a", True)])
+    with pytest.raises(TypeError, match="RecordingSet"):
+        EventWindowSampler(events, {"long": 60.0}, class_map, window_s=5.0)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from wildtag.config import ConfigError
 from wildtag.data import FOLD_STRATEGIES, RareClassWarning, assign_folds
 from wildtag.data.folds import geo_time_blocks
 from wildtag.labels import ClassMap, LabelError
@@ -23,7 +26,7 @@ def _per_fold_counts(labels, folds, n_folds) -> pd.DataFrame:
 
 
 def test_strategies_are_registered():
-    assert FOLD_STRATEGIES.list() == ["geo_time_block", "group", "multilabel", "random", "stratified"]
+    assert FOLD_STRATEGIES.list() == ["geo_time_block", "group", "multilabel", "predefined", "random", "stratified"]
     with pytest.raises(KeyError, match="stratified"):
         assign_folds(_clips({"a": 10}), 2, strategy="stratifed")
 
@@ -257,3 +260,44 @@ def test_geo_time_block_errors_name_columns_and_rows():
         assign_folds(one_place, 3, strategy="geo_time_block")
     with pytest.raises(ValueError, match="cell_deg must be a positive"):
         assign_folds(table, 3, strategy="geo_time_block", cell_deg=0.0)
+
+
+def test_predefined_folds_keep_the_given_numbers_without_rare_class_warnings():
+    table = _clips({"common": 8, "rare": 1})
+    table["fold"] = [1, 2, 3, 1, 2, 3, 1, 2, 3]  # ESC-50 style, 1-based
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a rare class is no warning: the folds are given
+        folds = assign_folds(table, 5, strategy="predefined", column="fold")
+    assert folds.tolist() == table["fold"].tolist()
+    assert "predefined" in FOLD_STRATEGIES
+
+
+def test_predefined_folds_name_a_bad_cell_and_a_split_recording():
+    table = pd.DataFrame({"recording_id": ["a", "a", "b"], "labels": [["x"]] * 3, "fold": [0, 1, 1],
+                          "source": ["f.csv:2", "f.csv:3", "f.csv:4"]})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"group 'a' has rows in folds \[0, 1\]"):
+        assign_folds(table, 2, strategy="predefined", column="fold", group_column="recording_id")
+    table["fold"] = ["0", "one", "1"]
+    with pytest.raises(LabelError, match="fold column 'fold' is 'one'") as caught:
+        assign_folds(table, 2, strategy="predefined", column="fold")
+    assert caught.value.row == 3
+    with pytest.raises(ConfigError, match="needs folds.column"):
+        assign_folds(table, 2, strategy="predefined")
+
+
+def test_split_folds_with_predefined_folds_holds_out_exactly_fold_k():
+    from wildtag.audio import Recording, RecordingSet
+    from wildtag.config import config_from_dict
+    from wildtag.training.fit import split_folds
+    from wildtag.training.prepare import LabelledData
+
+    table = _clips({"x": 3, "y": 3})
+    table["fold"] = [4, 0, 4, 0, 2, 2]
+    recordings = RecordingSet(Recording(r, f"{r}.wav", 8000, 1, 1.0) for r in table["recording_id"])
+    data = LabelledData("clips", table, ClassMap(["x", "y"]), recordings)
+    cfg = config_from_dict({"data": {"labels": "l.csv"}, "folds": {"strategy": "predefined", "column": "fold"}})
+    splits = split_folds(cfg, data)
+    assert sorted(splits) == [0, 2, 4]
+    train, valid = splits[0]
+    assert valid["recording_id"].tolist() == ["rec1", "rec3"]
+    assert set(train["fold"]) == {2, 4}

@@ -66,13 +66,25 @@ class EpochShuffleSampler(Sampler):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.length
+        rank, world = _shard() if self.shuffle else (0, 1)
+        return len(range(rank, self.length, world))
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         order = np.arange(self.length)
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(self.length)
+            rank, world = _shard()
+            order = order[rank::world]  # DDP: each rank a disjoint share of the same epoch's order
         return iter([(self.epoch, int(i)) for i in order])
+
+
+def _shard() -> tuple[int, int]:
+    """This process's rank and the world size under torch.distributed, else ``(0, 1)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def create_sampler_for(part: Part, **available) -> object:

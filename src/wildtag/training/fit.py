@@ -147,7 +147,17 @@ def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) 
     )
 
 
-def _trainer(cfg: ExperimentConfig, fold_dir: Path, show_progress: bool) -> L.Trainer:
+def _strategy(cfg: ExperimentConfig) -> Any:
+    """DDP with spawned workers: this process stays the one that scores OOF and writes the run
+    (Lightning's subprocess launcher would re-run the whole command in every rank)."""
+    from lightning.pytorch.strategies import DDPStrategy
+
+    backend = "gloo" if cfg.trainer.accelerator == "cpu" or not torch.cuda.is_available() else "nccl"
+    return DDPStrategy(start_method="spawn", process_group_backend=backend)
+
+
+def _trainer(cfg: ExperimentConfig, fold_dir: Path, show_progress: bool, devices: int | None = None) -> L.Trainer:
+    devices = cfg.trainer.devices if devices is None else devices
     best = ModelCheckpoint(
         dirpath=fold_dir / "checkpoints", filename="best", monitor=cfg.trainer.monitor, mode=cfg.trainer.monitor_mode,
         save_top_k=1, enable_version_counter=False,
@@ -163,7 +173,9 @@ def _trainer(cfg: ExperimentConfig, fold_dir: Path, show_progress: bool) -> L.Tr
     return L.Trainer(
         max_epochs=cfg.trainer.epochs,
         accelerator="cpu" if cfg.trainer.accelerator == "cpu" else cfg.trainer.accelerator,
-        devices=1,
+        devices=devices,
+        strategy=_strategy(cfg) if devices > 1 else "auto",
+        use_distributed_sampler=False,  # EpochShuffleSampler shards itself, keeping set_epoch working
         precision=precision_for(cfg),
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
@@ -216,6 +228,8 @@ def train_fold(cfg: ExperimentConfig, data: LabelledData, fold: int, rows: tuple
     if best.exists():
         state = torch.load(best, map_location="cpu", weights_only=False)
         module.load_state_dict(state["state_dict"])
+    if trainer.world_size > 1:  # score every validation window here, not a shard per rank
+        trainer = _trainer(cfg, fold_dir, show_progress=False, devices=1)
     trainer.validate(module, datamodule=dm, verbose=False)
     names = list(data.class_map.names)
     oof = write_oof(fold_dir / "oof.parquet", module, dm, names)
