@@ -92,9 +92,11 @@ def test_list_shows_registered_parts():
 
 
 def test_recording_ids_with_dots_still_match():
-    from wildtag.evaluation import _key
+    from wildtag.labels import RecordingIds
 
-    assert _key("audio/XC1-2013.01.08-A.flac") == _key("XC1-2013.01.08-A") == "XC1-2013.01.08-A"
+    ids = RecordingIds(["audio/XC1-2013.01.08-A.flac"])
+    assert ids.resolve("XC1-2013.01.08-A") == ids.resolve("XC1-2013.01.08-A.flac") == "audio/XC1-2013.01.08-A.flac"
+    assert ids.resolve("XC1-2013.01") is None  # only an audio suffix may be left out
 
 
 # --- recipes --------------------------------------------------------------------------------------------------
