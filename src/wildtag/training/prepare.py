@@ -117,13 +117,20 @@ def check_declared(labels: LabelTable, class_map: ClassMap) -> None:
                     )  # fmt: skip
 
 
-def _metadata(rows: pd.DataFrame) -> dict[str, object]:
-    first = rows.iloc[0]
-    found = {}
-    for name, candidates in METADATA_COLUMNS.items():
-        column = next((c for c in candidates if c in rows.columns), None)
-        if column is not None and not pd.isna(first[column]) and str(first[column]).strip():
-            found[name] = first[column]
+def recording_metadata(table: pd.DataFrame) -> dict[str, dict[str, object]]:
+    """``{recording name: {site, lat, lon, start_datetime}}`` from the first row of each recording, for the
+    :data:`METADATA_COLUMNS` the label table has (empty cells left out)."""
+    columns = {name: next((c for c in cands if c in table.columns), None) for name, cands in METADATA_COLUMNS.items()}
+    columns = {name: column for name, column in columns.items() if column is not None}
+    if not columns:
+        return {}
+    first = table.drop_duplicates("recording_id")
+    found: dict[str, dict[str, object]] = {}
+    for rid, *values in first[["recording_id", *columns.values()]].itertuples(index=False, name=None):
+        found[str(rid)] = {
+            name: value for name, value in zip(columns, values, strict=True)
+            if not pd.isna(value) and str(value).strip()
+        }  # fmt: skip
     return found
 
 
@@ -135,31 +142,31 @@ def index_recordings(
     skipped = [Skipped(p.path, p.reason) for p in scan.problems]
     ids = RecordingIds(f.relative_to(root).as_posix() for f in scan.files)
     first_source = dict(zip(labels.table["recording_id"].astype(str), labels.table["source"], strict=True))
-    by_name = dict(tuple(labels.table.groupby(labels.table["recording_id"].astype(str), sort=False)))
+    metadata = recording_metadata(labels.table)
     records: list[Recording] = []
-    resolved: dict[str, str] = {}
+    resolved: dict[str, str] = {}  # label name -> id
+    name_of: dict[str, str] = {}  # id -> label name
     for name in progress(labels.recordings, "index audio", enabled=show_progress):
         rid = ids.resolve(name, first_source.get(name))  # an ambiguous name raises, naming the candidates
         if rid is None:
             skipped.append(Skipped(name, f"no audio file for recording {name!r} under {root}"))
             continue
-        if rid in resolved.values():
-            other = next(n for n, r in resolved.items() if r == rid)
+        if rid in name_of:
+            other = name_of[rid]
             raise LabelError.at(first_source.get(name), f"recording {name!r} and {other!r} are the same file {rid!r}; "
                                 "name each recording once")  # fmt: skip
         path = root / rid
-        rows = by_name.get(name)
         try:
             info = probe(path)
             records.append(Recording(rid, str(path), info.sample_rate, info.num_channels, info.duration_s,
-                                     **(_metadata(rows) if rows is not None else {})))  # fmt: skip
+                                     **metadata.get(name, {})))  # fmt: skip
         except AudioError as error:
             skipped.append(Skipped(str(path), error.reason))
             continue
         except ValueError as error:  # site / lat / lon / start_datetime cells the record refuses
             skipped.append(Skipped(str(path), str(error)))
             continue
-        resolved[name] = rid
+        resolved[name], name_of[rid] = rid, name
     return RecordingSet(records), resolved, skipped
 
 
