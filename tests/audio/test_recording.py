@@ -36,8 +36,9 @@ def _examples() -> list[Recording]:
 def test_from_file_probes_the_header(tmp_path):
     path = write_tone(tmp_path / "dawn.flac", sample_rate=22050, duration_s=1.5, num_channels=2)
     rec = Recording.from_file(path, site="pond", lat=51.5, lon=-1.25)
-    assert rec == Recording("dawn", str(path), 22050, 2, 1.5, site="pond", lat=51.5, lon=-1.25)
+    assert rec == Recording("dawn.flac", str(path), 22050, 2, 1.5, site="pond", lat=51.5, lon=-1.25)
     assert Recording.from_file(path, id="custom").id == "custom"
+    assert Recording.from_file(path, root=tmp_path.parent).id == f"{tmp_path.name}/dawn.flac"  # the id rule
 
 
 def test_from_file_names_a_bad_file_and_rejects_unknown_metadata(tmp_path, bad_files):

@@ -21,9 +21,12 @@ from wildtag.fileio import atomic_path
 class Recording:
     """An audio file with what the rest of wildtag needs to know about it; ``id`` is what tables refer to.
 
-        >>> rec = Recording.from_file("site3/2024-05-01T05-00.flac", site="site3", lat=51.2, lon=-1.3)
+        >>> rec = Recording.from_file("survey/site3/0500.flac", root="survey", site="site3", lat=51.2)
         >>> rec.id, rec.duration_s
-        ('2024-05-01T05-00', 3600.0)
+        ('site3/0500.flac', 3600.0)
+
+    The id follows wildtag's one rule: the audio path relative to the audio root, ``/``-separated, with
+    its suffix (see :mod:`wildtag.labels.ids`).
 
     ``start_datetime`` is an ISO 8601 string (``"2024-05-01T05:00:00+02:00"``). Numbers are stored as
     plain Python ``int``/``float`` and a ``Path`` as ``str``, so records compare equal after a round-trip.
@@ -74,8 +77,16 @@ class Recording:
                 fail(f"start_datetime must be ISO 8601, got {self.start_datetime!r}")
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], id: str | None = None, **metadata: Any) -> Recording:
-        """Probe ``path`` (header only) and build its record; ``id`` defaults to the file name's stem.
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        id: str | None = None,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        **metadata: Any,
+    ) -> Recording:
+        """Probe ``path`` (header only) and build its record; ``id`` defaults to the path relative to
+        ``root`` (``/``-separated, suffix kept), or to the file name without a root.
 
         ``metadata`` takes ``site``, ``lat``, ``lon``, ``start_datetime``. Raises ``AudioError`` for a bad file.
         """
@@ -84,8 +95,10 @@ class Recording:
         if unknown:
             raise TypeError(f"unknown recording metadata {unknown}; expected some of {sorted(allowed)}")
         info = probe(path)
+        if id is None:
+            id = Path(path).relative_to(root).as_posix() if root is not None else Path(path).name
         return cls(
-            id=Path(path).stem if id is None else id,
+            id=id,
             path=str(path),
             sample_rate=info.sample_rate,
             num_channels=info.num_channels,
