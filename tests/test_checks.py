@@ -57,7 +57,7 @@ def test_each_kind_of_part_is_checked_with_the_closest_name(sections, expected):
     ({"model": {"frontend": {"name": "logmel", "f_max": 99999}}}, "model.frontend: f_max=99999.0 Hz is above Nyquist"),
     ({"model": {"backbone": {"name": "tiny_cnn", "widths": [1, 2]}}}, "model.backbone: tiny_cnn needs four"),
     ({"augment": {"mixing": {"name": "mixup", "alpha": -1}}}, "augment.mixing: alpha"),
-    ({"augment": {"spectrogram": [{"name": "power", "p": 3}]}}, "augment.spectrogram[0]: p must be in [0, 1]"),
+    ({"augment": {"spectrogram": [{"name": "power", "p": 3}]}}, "augment.spectrogram[0]: p must be a probability in [0, 1]"),
     ({"augment": {"waveform": [{"name": "gain", "p": 2}]}}, "augment.waveform[0]: p must be a probability"),
     ({"inference": {"aggregate": {"name": "topk_mean", "k": 0}}}, "inference.aggregate: topk_mean needs k >= 1"),
 ])

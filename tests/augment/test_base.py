@@ -43,7 +43,7 @@ def test_a_generator_passed_in_wins_over_the_modules_own():
 
 def test_the_shared_checks_name_the_setting():
     assert check_probability("p", 0.25) == 0.25
-    with pytest.raises(ValueError, match=r"^p must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"^p must be a probability in \[0, 1\]"):
         check_probability("p", True)
     assert check_range("min_x", 1, "max_x", 2.5) == (1.0, 2.5)
     with pytest.raises(ValueError, match="min_x=3 must not be greater than max_x=2"):

@@ -94,7 +94,7 @@ def test_gradients_flow(name):
 @pytest.mark.parametrize(
     ("name", "kwargs", "message"),
     [
-        ("time_stripes", {"p": 1.5}, "p must be in"),
+        ("time_stripes", {"p": 1.5}, "p must be a probability in"),
         ("time_stripes", {"num_stripes": -1}, "num_stripes"),
         ("freq_stripes", {"max_width_bins": 2.5}, "width"),
         ("freq_stripes", {"fill": "median"}, "fill='median'"),

@@ -35,7 +35,7 @@ Params = dict[str, Any]
 def check_probability(name: str, value: object) -> float:
     """``value`` as a float if it is a number in [0, 1], else a ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1] (a probability), got {value!r}")
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
     return float(value)
 
 
