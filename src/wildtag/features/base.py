@@ -7,22 +7,22 @@ A frontend maps ``wave`` shaped ``(batch, samples)`` to ``(batch, channels, freq
 
 Frequency bin 0 is the lowest frequency; frame ``t`` is centred on sample ``t * hop_length``
 (``center=True``), so ``num_frames(n) == n // hop_length + 1``. Subclasses only choose the projection
-(linear bins, mel bands); scaling, normalisation and the coordinate channel are shared here.
+(linear bins, mel bands); scaling, normalisation and the coordinate channel are shared here, all set by
+one :class:`~wildtag.features.settings.SpectrogramSettings`.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from wildtag.features.settings import NORMALIZATIONS, SCALES, SpectrogramSettings
 from wildtag.registry import Registry
 
 FRONTENDS: Registry[Frontend] = Registry("frontend")
 
-SCALES = ("db", "log", "none")
-NORMALIZATIONS = ("per_bin", "batchnorm", "none")
+__all__ = ["FRONTENDS", "NORMALIZATIONS", "SCALES", "Frontend", "create_frontend", "list_frontends"]
+
 _LOG_OFFSET = 1e-6
 _NORM_EPS = 1e-5
 
@@ -42,68 +42,38 @@ def list_frontends(pattern: str = "*") -> list[str]:
     return FRONTENDS.list(pattern)
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(repr(c) for c in choices)}")
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-
-
 class Frontend(nn.Module):
     """Base class of waveform -> ``(B, C, F, T)`` spectrogram frontends (STFT in float32, on any device).
 
-    Attributes: ``sample_rate``, ``n_fft``, ``hop_length``, ``win_length``, ``n_bins`` (F),
+    Attributes: ``settings`` (a :class:`~wildtag.features.settings.SpectrogramSettings`), its fields
+    (``n_fft``, ``hop_length``, ``win_length``, ``power``, ``scale``, ...), ``sample_rate``, ``n_bins`` (F),
     ``out_channels`` (C: 1, or 2 with the frequency coordinate channel), ``frames_per_s`` and the buffer
     ``freq_hz`` (the centre frequency of each output bin, ascending).
     """
 
-    def __init__(
-        self,
-        sample_rate: int,
-        *,
-        n_fft: int,
-        hop_length: int,
-        win_length: int | None,
-        power: float,
-        scale: str,
-        top_db: float | None,
-        normalize: str,
-        freq_coord: bool,
-        freq_hz: Tensor,
-    ):
+    def __init__(self, sample_rate: int, settings: SpectrogramSettings, freq_hz: Tensor):
         super().__init__()
-        _check_positive("sample_rate", sample_rate)
-        _check_positive("n_fft", n_fft)
-        _check_positive("hop_length", hop_length)
-        _check_positive("power", power)
-        win_length = n_fft if win_length is None else int(win_length)
-        if not 0 < win_length <= n_fft:
-            raise ValueError(f"win_length must be in (0, n_fft={n_fft}], got {win_length}")
-        _check_choice("scale", scale, SCALES)
-        _check_choice("normalize", normalize, NORMALIZATIONS)
-        if top_db is not None:
-            _check_positive("top_db", top_db)
+        if not sample_rate > 0:
+            raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
         if freq_hz.ndim != 1 or len(freq_hz) == 0:
             raise ValueError("a frontend needs at least one output frequency bin")
+        self.settings = settings
         self.sample_rate = int(sample_rate)
-        self.n_fft = int(n_fft)
-        self.hop_length = int(hop_length)
-        self.win_length = win_length
-        self.power = float(power)
-        self.scale = scale
-        self.top_db = None if top_db is None else float(top_db)
-        self.normalize = normalize
-        self.freq_coord = bool(freq_coord)
+        self.n_fft = int(settings.n_fft)
+        self.hop_length = int(settings.hop_length)
+        self.win_length = settings.window_length
+        self.power = float(settings.power)
+        self.scale = settings.scale
+        self.top_db = None if settings.top_db is None else float(settings.top_db)
+        self.normalize = settings.normalize
+        self.freq_coord = bool(settings.freq_coord)
         self.n_bins = len(freq_hz)
-        self.out_channels = 2 if freq_coord else 1
+        self.out_channels = 2 if self.freq_coord else 1
         # Derived from the settings, so left out of the state dict.
-        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
+        self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
         self.register_buffer("freq_hz", freq_hz.to(torch.float32), persistent=False)
         # PANNs' "bn0": one BatchNorm channel per frequency bin.
-        self.bn = nn.BatchNorm2d(self.n_bins) if normalize == "batchnorm" else None
+        self.bn = nn.BatchNorm2d(self.n_bins) if self.normalize == "batchnorm" else None
 
     @property
     def frames_per_s(self) -> float:
@@ -127,10 +97,13 @@ class Frontend(nn.Module):
             spec = self._scale(spec).unsqueeze(1)
             spec = self._normalize(spec)
             if self.freq_coord:
-                coord = torch.linspace(-1.0, 1.0, self.n_bins, device=spec.device, dtype=spec.dtype)
-                coord = coord.view(1, 1, -1, 1).expand(spec.shape[0], 1, -1, spec.shape[-1])
-                spec = torch.cat([spec, coord], dim=1)
+                spec = torch.cat([spec, self._freq_coord(spec)], dim=1)
         return spec
+
+    def _freq_coord(self, spec: Tensor) -> Tensor:
+        """The coordinate channel (B, 1, F, T) for ``spec`` (B, C, F, T): -1 at the lowest bin, 1 at the highest."""
+        coord = torch.linspace(-1.0, 1.0, self.n_bins, device=spec.device, dtype=spec.dtype)
+        return coord.view(1, 1, -1, 1).expand(spec.shape[0], 1, -1, spec.shape[-1])
 
     def _check_wave(self, wave: Tensor) -> Tensor:
         if wave.ndim == 3 and wave.shape[1] == 1:
@@ -189,15 +162,3 @@ class Frontend(nn.Module):
             f"freq_coord={self.freq_coord}"
         )
 
-
-def resolve_band(sample_rate: int, f_min: float, f_max: float | None) -> tuple[float, float]:
-    """Check a frequency band against Nyquist; ``f_max=None`` means Nyquist."""
-    nyquist = sample_rate / 2.0
-    f_max = nyquist if f_max is None else float(f_max)
-    if not (math.isfinite(f_min) and f_min >= 0):
-        raise ValueError(f"f_min must be >= 0 Hz, got {f_min!r}")
-    if f_max > nyquist:
-        raise ValueError(f"f_max={f_max} Hz is above Nyquist ({nyquist} Hz at sample_rate={sample_rate})")
-    if not f_min < f_max:
-        raise ValueError(f"f_min ({f_min} Hz) must be below f_max ({f_max} Hz)")
-    return float(f_min), f_max

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from wildtag.features.base import FRONTENDS, Frontend
-from wildtag.features.mel import LogMelFrontend
+from wildtag.features.mel import N_MELS, LogMelFrontend
+from wildtag.features.settings import SpectrogramSettings, flat_signature
 from wildtag.features.stft import StftFrontend
 
 
@@ -35,51 +36,22 @@ class StftMelFrontend(Frontend):
     ``freq_coord``. With ``normalize="batchnorm"`` each channel has its own per-bin BatchNorm.
     """
 
+    DEFAULTS = LogMelFrontend.DEFAULTS
+    __signature__ = flat_signature(DEFAULTS, N_MELS)
+
     def __init__(
-        self,
-        sample_rate: int,
-        n_fft: int = 1024,
-        hop_length: int = 320,
-        n_mels: int = 128,
-        f_min: float = 50.0,
-        f_max: float | None = None,
-        power: float = 2.0,
-        scale: str = "db",
-        top_db: float | None = 80.0,
-        normalize: str = "per_bin",
-        freq_coord: bool = False,
-        win_length: int | None = None,
+        self, sample_rate: int, settings: SpectrogramSettings | None = None, n_mels: int = 128, **changes: object
     ):
-        shared = {
-            "n_fft": n_fft,
-            "hop_length": hop_length,
-            "win_length": win_length,
-            "f_min": f_min,
-            "f_max": f_max,
-            "power": power,
-            "scale": scale,
-            "top_db": top_db,
-            "normalize": normalize,
-            "freq_coord": False,
-        }
-        stft = StftFrontend(sample_rate, **shared)  # first: its band check is the more telling error
-        mel = LogMelFrontend(sample_rate, n_mels=n_mels, **shared)
-        super().__init__(
-            sample_rate,
-            n_fft=n_fft,
-            hop_length=hop_length,
-            win_length=win_length,
-            power=power,
-            scale=scale,
-            top_db=top_db,
-            normalize="none",  # the two channel frontends normalise, each with its own BatchNorm if any
-            freq_coord=freq_coord,
-            freq_hz=mel.freq_hz,
-        )
-        self.normalize = normalize
+        settings = (settings or self.DEFAULTS).replace(**changes)
+        channel = settings.replace(freq_coord=False)
+        stft = StftFrontend(sample_rate, channel)  # first: its band check is the more telling error
+        mel = LogMelFrontend(sample_rate, channel, n_mels=n_mels)
+        # The two channel frontends normalise, each with its own BatchNorm if any.
+        super().__init__(sample_rate, settings.replace(normalize="none"), freq_hz=mel.freq_hz)
+        self.settings, self.normalize = settings, settings.normalize
         self.mel, self.stft = mel, stft
         self.n_mels, self.f_min, self.f_max = mel.n_mels, mel.f_min, mel.f_max
-        self.out_channels = 3 if freq_coord else 2
+        self.out_channels = 3 if settings.freq_coord else 2
         stft_freq_hz = torch.linspace(
             float(stft.freq_hz[0]), float(stft.freq_hz[-1]), self.n_bins, dtype=torch.float32
         )
@@ -98,6 +70,5 @@ class StftMelFrontend(Frontend):
             )
             channels = [linear.transpose(1, 2).unsqueeze(1), mel]
             if self.freq_coord:
-                coord = torch.linspace(-1.0, 1.0, self.n_bins, device=mel.device, dtype=mel.dtype)
-                channels.append(coord.view(1, 1, -1, 1).expand(mel.shape[0], 1, -1, mel.shape[-1]))
+                channels.append(self._freq_coord(mel))
         return torch.cat(channels, dim=1)
