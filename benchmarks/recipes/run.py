@@ -86,9 +86,9 @@ def pick(metrics: dict) -> dict:
 
 
 def with_tiles(checkpoint: Path, widths: list[int] | None, out_dir: Path) -> Path:
-    """A copy of a checkpoint whose stored preprocessing scores tiles of ``widths`` (None: whole windows)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    state["wildtag"]["preprocessing"]["tiles"] = None if widths is None else {"widths_frames": widths,
+    """A copy of a checkpoint whose stored model card scores tiles of ``widths`` (None: whole windows)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state["wildtag"]["card"]["inference"]["tiles"] = None if widths is None else {"widths_frames": widths,
                                                                               "half_shift": False}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.ckpt"
@@ -112,7 +112,7 @@ def held_out(checkpoint: Path, audio: list[Path], labels: Path, out_dir: Path, l
 
 def checkpoint_epoch(path: Path) -> int:
     """The (1-based) epoch whose weights a checkpoint holds."""
-    return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"]) + 1
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
 
 
 def run_experiment(exp: Experiment, data: dict, out: Path, extra: list[str],

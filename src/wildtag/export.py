@@ -73,7 +73,7 @@ class EnsembleGraph(nn.Module):
     def __init__(self, ensemble: Ensemble):
         super().__init__()
         self.models = nn.ModuleList(onnx_ready(m) for m in ensemble.models)
-        self.ensemble = Ensemble(list(self.models), ensemble.preprocessing)
+        self.ensemble = Ensemble(list(self.models), ensemble.card)
 
     def forward(self, wave: Tensor) -> Tensor:
         return self.ensemble.scores(wave)
@@ -104,7 +104,7 @@ def export_onnx(run: str | Path, out_dir: str | Path, *, folds: list[int] | None
         partial.unlink(missing_ok=True)
         raise ModelLoadError(f"{run}: this model does not export to ONNX ({type(error).__name__}: {error})") from None
     partial.replace(out_dir / ONNX_MODEL)
-    preprocessing = {**ensemble.preprocessing, "onnx_input_samples": samples}
+    preprocessing = {**ensemble.card.to_dict(), "onnx_input_samples": samples}
     write_text_atomic(out_dir / ONNX_PREPROCESSING, json.dumps(preprocessing, indent=2, default=str))
     for ckpt in ensemble.checkpoints[:1]:
         for card in (ckpt.parent / "model.json", ckpt.parent.parent / "model.json",

@@ -30,6 +30,12 @@ def create_loss(name: str, /, **kwargs: Any) -> nn.Module:
     return LOSSES.create(name, **kwargs)
 
 
+def loss_activation(name: str) -> str:
+    """The activation (``"sigmoid"`` or ``"softmax"``) that the loss registered under ``name`` declares:
+    predictions must be read the way the loss trained them."""
+    return LOSSES.get(name).activation
+
+
 def list_losses(pattern: str = "*") -> list[str]:
     """Names of the registered losses matching a shell-style ``pattern``."""
     return LOSSES.list(pattern)
@@ -68,6 +74,8 @@ def _check_fraction(name: str, value: float) -> None:
 
 class _BinaryLoss(nn.Module):
     """Shared parts of the per-class binary losses: optional ``pos_weight`` (a float or one per class)."""
+
+    activation = "sigmoid"
 
     def __init__(self, pos_weight: float | Sequence[float] | Tensor | None = None):
         super().__init__()
@@ -136,6 +144,8 @@ class MaskedFocalLoss(nn.Module):
     ``gamma=0`` and ``alpha=None`` give masked BCE. Soft targets use ``p_t = p t + (1 - p)(1 - t)``.
     """
 
+    activation = "sigmoid"
+
     def __init__(self, gamma: float = 2.0, alpha: float | None = None):
         super().__init__()
         if not gamma >= 0:
@@ -165,6 +175,8 @@ class SoftCrossEntropyLoss(nn.Module):
     NaN targets count as 0; rows with no positive mass are left out of the mean. ``label_smoothing`` eps
     mixes the target distribution with the uniform one, as ``F.cross_entropy`` does.
     """
+
+    activation = "softmax"
 
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
@@ -196,6 +208,8 @@ class LSEPLoss(nn.Module):
     NaN targets take part in no pair. Weights (B,) multiply row losses; weights (B, K) weight each pair by
     ``w_i * w_j`` inside the sum. Rows without a pair are left out of the mean.
     """
+
+    activation = "sigmoid"
 
     def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
         row_weights = weights if weights is not None and weights.ndim == 1 else None

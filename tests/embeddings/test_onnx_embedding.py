@@ -34,7 +34,7 @@ def test_an_embedding_frontend_makes_a_tagger_with_the_identity_backbone(tiny_on
             "backbone": {"name": "identity"}, "head": {"name": "linear"}}
     model = create_tagger(spec, num_classes=3, sample_rate=8000, window_s=1.0, class_names=["a", "b", "c"])
     assert model(torch.randn(2, 8000))["logits"].shape == (2, 3)
-    assert model.preprocessing["provenance"]["licence"] == "mit"
+    assert model.card.provenance.licence == "mit"
 
 
 def test_bad_onnx_settings_are_one_line_config_errors(tiny_onnx, tmp_path):

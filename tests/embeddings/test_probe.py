@@ -44,7 +44,7 @@ def test_a_probe_embeds_the_labelled_recordings_once_and_learns_them(probe_run, 
 def test_the_trained_probe_runs_on_audio_through_its_embedding_model(probe_run, tone_labels):
     run, store_dir = probe_run
     ensemble = load_ensemble(run)
-    pre = ensemble.preprocessing
+    pre = ensemble.card.to_dict()
     assert pre["frontend"]["name"] == "onnx_embedding" and pre["provenance"]["licence"] == "cc0-1.0"
     # scoring audio (embedding on the fly) gives what the head gives on the cached vector of that window
     rows = EmbeddingStore.open(store_dir).read()

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -9,6 +7,7 @@ import torch
 from wildtag.features import LogMelFrontend, StftFrontend, create_frontend
 from wildtag.features.multi import StftMelFrontend
 from wildtag.models import Tagger, create_tagger
+from wildtag.models.card import ModelCard
 from wildtag.testing import tone
 
 SR = 16000
@@ -127,7 +126,7 @@ def test_batchnorm_stft_mel_tagger_round_trips_through_its_preprocessing():
     model.train()
     model(wave)["logits"].sum().backward()  # moves the BatchNorm statistics
     assert not torch.equal(model.frontend.mel.bn.running_mean, torch.zeros(32))
-    clone = Tagger.from_preprocessing(json.loads(json.dumps(model.preprocessing)))
+    clone = Tagger.from_card(ModelCard.from_json(model.card.to_json()))
     clone.load_state_dict(model.state_dict())
     model.eval()
     clone.eval()

@@ -71,7 +71,7 @@ def test_folds_are_averaged(tiny_run, tmp_path):
     shutil.copytree(tiny_run / "fold-0", two_folds / "fold-1")
     # make fold 1 differ: scale the classifier weights
     ckpt_path = two_folds / "fold-1" / "checkpoints" / "best.ckpt"
-    state = torch.load(ckpt_path, weights_only=False)
+    state = torch.load(ckpt_path, weights_only=True)
     for key in state["state_dict"]:
         if key.startswith("model.head") and key.endswith("weight"):
             state["state_dict"][key] = state["state_dict"][key] * 0.5

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from wildtag.models import Tagger, create_backbone, create_head, create_tagger
+from wildtag.models.card import ModelCard
 from wildtag.models.fat2019 import Fat2019CNN1d, Fat2019CNN2d, MLPHead
 
 SR = 16000
@@ -169,7 +168,7 @@ def test_fat2019_taggers_round_trip_through_their_preprocessing(backbone, head):
     wave = torch.randn(2, SR, generator=torch.Generator().manual_seed(3))
     model.train()
     model(wave)["logits"].sum().backward()  # also sets BatchNorm statistics away from their defaults
-    clone = Tagger.from_preprocessing(json.loads(json.dumps(model.preprocessing)))
+    clone = Tagger.from_card(ModelCard.from_json(model.card.to_json()))
     clone.load_state_dict(model.state_dict())
     model.eval()
     clone.eval()

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 import torch
 
 from wildtag.models import Tagger, create_head, create_tagger
+from wildtag.models.card import ModelCard
 from wildtag.models.keras_attention import KerasAttentionHead
 
 C, K = 8, 4
@@ -124,7 +124,7 @@ def test_keras_attention_tagger_round_trips_through_its_preprocessing():
     wave = torch.randn(2, 16000, generator=torch.Generator().manual_seed(7))
     model.train()
     model(wave)["logits"].sum().backward()
-    clone = Tagger.from_preprocessing(json.loads(json.dumps(model.preprocessing)))
+    clone = Tagger.from_card(ModelCard.from_json(model.card.to_json()))
     assert clone.head.clip_pooling == "logits" and clone.head.dropout.p == 0.1
     clone.load_state_dict(model.state_dict())
     model.eval()

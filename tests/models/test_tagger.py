@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from torch import nn
 
+from wildtag.errors import ModelLoadError
 from wildtag.features import FRONTENDS
 from wildtag.models import BACKBONES, HEADS, Tagger, create_tagger
+from wildtag.models.card import ModelCard
 
 SR = 16000
 NUM_SAMPLES = 16000
@@ -42,7 +42,7 @@ def _sweep() -> list[tuple[str, str, str, dict]]:
 
 
 @pytest.mark.parametrize(("frontend", "backbone", "head", "extra"), _sweep())
-def test_every_part_trains_and_round_trips_through_its_preprocessing(frontend, backbone, head, extra):
+def test_every_part_trains_and_round_trips_through_its_card(frontend, backbone, head, extra):
     model = create_tagger(
         _cfg(frontend, backbone, head, **extra),
         num_classes=K,
@@ -64,8 +64,8 @@ def test_every_part_trains_and_round_trips_through_its_preprocessing(frontend, b
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
 
-    # The preprocessing record survives JSON and rebuilds the same architecture.
-    clone = Tagger.from_preprocessing(json.loads(json.dumps(model.preprocessing)))
+    # The model card survives JSON and rebuilds the same architecture.
+    clone = Tagger.from_card(ModelCard.from_json(model.card.to_json()))
     clone.load_state_dict(model.state_dict())
     model.eval()
     clone.eval()
@@ -147,18 +147,18 @@ def test_input_dropout_drops_whole_channels_in_training_only():
     assert torch.equal(seen[1], spec)
 
 
-def test_preprocessing_records_the_architecture_and_not_the_weights_file(tmp_path):
+def test_card_records_the_architecture_and_not_the_weights_file(tmp_path):
     path = tmp_path / "tiny.pth"
     torch.save(create_tagger(_cfg(), num_classes=K, sample_rate=SR).backbone.state_dict(), path)
     cfg = _cfg()
     cfg["backbone"]["pretrained_path"] = str(path)
     model = create_tagger(cfg, num_classes=K, sample_rate=SR, window_s=2.5)
-    pre = model.preprocessing
-    assert pre["sample_rate"] == SR and pre["window_s"] == 2.5 and pre["num_classes"] == K
-    assert pre["frontend"] == {"name": "logmel", **FRONTEND_KW, "n_mels": 32}
-    assert "pretrained_path" not in pre["backbone"] and pre["provenance"]["pretrained_path"] == str(path)
+    card = model.card
+    assert card.sample_rate == SR and card.window_s == 2.5 and card.num_classes == K
+    assert card.frontend == {"name": "logmel", **FRONTEND_KW, "n_mels": 32}
+    assert "pretrained_path" not in card.backbone and card.provenance.pretrained == str(path)
     path.unlink()  # the file is gone at prediction time: rebuilding must not need it
-    assert isinstance(Tagger.from_preprocessing(pre), Tagger)
+    assert isinstance(Tagger.from_card(ModelCard.from_dict(card.to_dict())), Tagger)
 
 
 @pytest.mark.parametrize(
@@ -187,5 +187,5 @@ def test_disagreeing_sizes_raise():
         create_tagger(
             _cfg() | {"frontend": {"name": "stft", "sample_rate": 22050}}, num_classes=K, sample_rate=SR
         )
-    with pytest.raises(ValueError, match="lacks 'num_classes'"):
-        Tagger.from_preprocessing({"sample_rate": SR, "frontend": {}, "backbone": {}, "head": {}})
+    with pytest.raises(ModelLoadError, match="lacks 'window_s'"):
+        ModelCard.from_dict({"sample_rate": SR, "frontend": {}, "backbone": {}, "head": {}})

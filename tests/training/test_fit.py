@@ -6,6 +6,7 @@ import pytest
 import torch
 import yaml
 
+from wildtag.models.card import ModelCard
 from wildtag.training.fit import fit
 
 
@@ -35,19 +36,28 @@ def test_loss_falls_and_tones_are_told_apart(tiny_run):
     assert metrics["overall"]["lwlrap"] == 1.0
 
 
-def test_checkpoint_carries_preprocessing(tiny_run):
-    state = torch.load(tiny_run / "fold-0" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
-    pre = state["wildtag"]["preprocessing"]
-    assert pre["sample_rate"] == 16000 and pre["window_s"] == 1.0
-    assert list(pre["class_names"]) == ["high", "low"] and pre["activation"] == "sigmoid"
+def test_checkpoint_carries_the_model_card_and_model_json_sits_beside_it(tiny_run):
+    state = torch.load(tiny_run / "fold-0" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    card = ModelCard.from_dict(state["wildtag"]["card"])
+    assert card.sample_rate == 16000 and card.window_s == 1.0
+    assert card.class_names == ("high", "low") and card.activation == "sigmoid"
+    assert card.provenance.recipe and len(card.provenance.data_fingerprint) == 64
+    assert ModelCard.load(tiny_run / "fold-0" / "checkpoints" / "model.json") == card
+    assert ModelCard.load(tiny_run / "model.json").fingerprint() == card.fingerprint()
+
+
+def test_a_softmax_loss_declares_its_activation_in_the_card(tmp_path, tone_labels, make_tiny_config):
+    cfg = make_tiny_config(tmp_path, tone_labels, "trainer.epochs=1", "loss.name=cross_entropy")
+    run = fit(cfg, tmp_path / "ce", show_progress=False)
+    assert ModelCard.load(run / "model.json").activation == "softmax"
 
 
 def test_same_seed_gives_the_same_weights_twice(tmp_path, tone_labels, make_tiny_config):
     cfg = make_tiny_config(tmp_path, tone_labels, "trainer.epochs=2")
     a = fit(cfg, tmp_path / "a", show_progress=False)
     b = fit(cfg, tmp_path / "b", show_progress=False)
-    wa = torch.load(a / "fold-0/checkpoints/last.ckpt", weights_only=False)["state_dict"]
-    wb = torch.load(b / "fold-0/checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    wa = torch.load(a / "fold-0/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    wb = torch.load(b / "fold-0/checkpoints/last.ckpt", weights_only=True)["state_dict"]
     assert wa.keys() == wb.keys()
     for key in wa:
         assert torch.equal(wa[key], wb[key]), key
@@ -64,15 +74,15 @@ def test_last_checkpoint_is_the_final_epoch_whatever_the_best(tmp_path, tone_lab
     # monitoring the *highest* validation loss makes an early epoch the best one
     cfg = make_tiny_config(tmp_path, tone_labels, "trainer.epochs=3", "trainer.monitor_mode=max")
     run = fit(cfg, tmp_path / "l", show_progress=False)
-    last = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=False)
-    best = torch.load(run / "fold-0/checkpoints/best.ckpt", weights_only=False)
+    last = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=True)
+    best = torch.load(run / "fold-0/checkpoints/best.ckpt", weights_only=True)
     assert last["epoch"] == 2
     assert best["epoch"] < last["epoch"]
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path, tone_labels, make_tiny_config):
     run = fit(make_tiny_config(tmp_path, tone_labels, "trainer.epochs=1"), tmp_path / "r", show_progress=False)
-    first = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=False)
+    first = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=True)
     # pretend the run was stopped after epoch 1 of 2
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["trainer"]["epochs"] = 2
@@ -80,7 +90,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tone_labels, make_t
     for done in (run / "metrics.json", run / "fold-0" / "metrics.json"):
         done.unlink()
     fit(None, run, resume=True, show_progress=False)
-    second = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=False)
+    second = torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=True)
     assert (first["epoch"], second["epoch"]) == (0, 1)
     assert second["global_step"] == 2 * first["global_step"]
     assert (run / "metrics.json").is_file()

@@ -59,7 +59,7 @@ class TorchScorer:
     def __init__(self, ensemble: Ensemble, *, precision: str = "fp32", device: str | torch.device = "cpu",
                  channels_last: bool = True):
         self.ensemble = ensemble.to(device)
-        self.preprocessing = ensemble.preprocessing
+        self.preprocessing = ensemble.card.to_dict()
         self.device = torch.device(device)
         self.precision = precision
         self.channels_last = channels_last

@@ -1,13 +1,16 @@
 """Load trained models for inference from a run directory (all folds) or one checkpoint.
 
-The architecture and preprocessing come from the checkpoint itself (DESIGN §2), never from flags.
+The architecture and inference defaults come from the model card stored in the checkpoint itself
+(DESIGN §2), never from flags. Checkpoints load with ``torch.load(weights_only=True)``: one that would
+run code while unpickling is refused (:class:`~wildtag.errors.ModelLoadError` naming the file).
 """
 
 from __future__ import annotations
 
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -16,6 +19,7 @@ from wildtag.errors import ModelLoadError  # defined there, torch-free, for the 
 from wildtag.inference.tiles import tile_scores
 from wildtag.models import Tagger
 from wildtag.models.activation import activate
+from wildtag.models.card import ModelCard
 
 # What must agree between the folds of one ensemble.
 _MUST_AGREE = ("sample_rate", "window_s", "class_names", "activation")
@@ -23,27 +27,27 @@ _MUST_AGREE = ("sample_rate", "window_s", "class_names", "activation")
 
 @dataclass
 class Ensemble:
-    """The fold models of one run, with the preprocessing they share."""
+    """The fold models of one run, with the model card they share (the first fold's)."""
 
     models: list[nn.Module]
-    preprocessing: dict[str, Any]
+    card: ModelCard
     checkpoints: list[Path] = field(default_factory=list)
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.preprocessing["class_names"])
+        return list(self.card.class_names)
 
     @property
     def sample_rate(self) -> int:
-        return int(self.preprocessing["sample_rate"])
+        return self.card.sample_rate
 
     @property
     def window_s(self) -> float:
-        return float(self.preprocessing["window_s"])
+        return self.card.window_s
 
     @property
     def activation(self) -> str:
-        return str(self.preprocessing.get("activation", "sigmoid"))
+        return self.card.activation
 
     def to(self, device: torch.device | str) -> Ensemble:
         self.models = [m.to(device) for m in self.models]
@@ -52,10 +56,10 @@ class Ensemble:
     @torch.no_grad()
     def scores(self, wave: torch.Tensor) -> torch.Tensor:
         """Fold-averaged probabilities for a batch of windows ``(B, N) -> (B, K)``."""
-        tiles = self.preprocessing.get("tiles")
+        tiles = self.card.inference.tiles
         total = None
         for model in self.models:
-            if self.preprocessing.get("class_boxes"):
+            if self.card.inference.class_boxes:
                 probs = self._box_scores(model, wave)
             elif tiles:
                 probs = tile_scores(model, wave, tiles["widths_frames"], half_shift=tiles.get("half_shift", False),
@@ -68,7 +72,7 @@ class Ensemble:
     def _box_scores(self, model: nn.Module, wave: torch.Tensor) -> torch.Tensor:
         """Per-class box-crop models (RFCx 2021 winner): class k is scored on its own frequency band over
         the first ``duration`` seconds of the window, so each class costs one forward pass."""
-        boxes = self.preprocessing["class_boxes"]
+        boxes = self.card.inference.class_boxes
         columns = []
         for k, name in enumerate(self.class_names):
             box = wave.new_tensor(boxes[name]).expand(len(wave), 3)
@@ -98,37 +102,50 @@ def find_checkpoints(path: str | Path, folds: list[int] | None = None) -> list[P
     return found
 
 
-def load_checkpoint_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """One Tagger, rebuilt from the preprocessing stored in its checkpoint."""
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents, loaded with ``weights_only=True`` (tensors and plain data, never code)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # weights_only refused something that is not plain data
+        found = ", ".join(dict.fromkeys(re.findall(r"GLOBAL [\w.]+", str(error)))) or "not plain data"
+        raise ModelLoadError(f"{path}: refused, it holds objects that could run code when loaded ({found}); "
+                             f"wildtag loads only tensors and plain data") from None
     except Exception as error:  # torch raises many types for a damaged file
-        raise ModelLoadError(f"{path}: not a readable checkpoint ({error})") from None
-    meta = state.get("wildtag")
-    if not meta:
-        raise ModelLoadError(f"{path}: not a wildtag checkpoint (no 'wildtag' preprocessing record)")
-    preprocessing = dict(meta["preprocessing"])
-    preprocessing.setdefault("activation", meta.get("activation", "sigmoid"))
-    model = Tagger.from_preprocessing(preprocessing)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+
+
+def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelCard]:
+    """One Tagger, rebuilt from the model card stored in its checkpoint."""
+    state = read_checkpoint(path)
+    meta = state.get("wildtag") if isinstance(state, dict) else None
+    if not meta or "card" not in meta:
+        raise ModelLoadError(f"{path}: not a wildtag checkpoint (no 'wildtag' model card)")
+    try:
+        card = ModelCard.from_dict(meta["card"])
+    except ModelLoadError as error:
+        raise ModelLoadError(f"{path}: {error}") from None
+    model = Tagger.from_card(card)
     weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(weights)
-    return model.eval(), preprocessing
+    return model.eval(), card
 
 
 def load_ensemble(path: str | Path, folds: list[int] | None = None) -> Ensemble:
-    """All fold models of a run (or one checkpoint), checked to share their preprocessing."""
+    """All fold models of a run (or one checkpoint), checked to share their card's sample rate, window,
+    classes and activation."""
     checkpoints = find_checkpoints(path, folds)
     models, first = [], None
     for ckpt in checkpoints:
-        model, preprocessing = load_checkpoint_model(ckpt)
+        model, card = load_checkpoint_model(ckpt)
         if first is None:
-            first = preprocessing
+            first = card
         else:
             for key in _MUST_AGREE:
-                if preprocessing.get(key) != first.get(key):
+                if getattr(card, key) != getattr(first, key):
                     raise ModelLoadError(
                         f"{ckpt}: {key} differs from {checkpoints[0]} "
-                        f"({preprocessing.get(key)!r} vs {first.get(key)!r}); these folds cannot be averaged"
+                        f"({getattr(card, key)!r} vs {getattr(first, key)!r}); these folds cannot be averaged"
                     )
         models.append(model)
-    return Ensemble(models, first or {}, checkpoints)
+    return Ensemble(models, first, checkpoints)

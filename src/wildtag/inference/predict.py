@@ -78,12 +78,12 @@ def predict(
 
     started = time.perf_counter()
     ensemble = load_ensemble(run, folds)
-    pre = ensemble.preprocessing
+    defaults = ensemble.card.inference
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     ensemble.to(device)
-    scored_s = float(pre.get("inference_window_s") or ensemble.window_s)
-    hop_s = hop_s or float(pre.get("hop_s") or scored_s)
-    agg_spec = dict(pre.get("aggregate") or {"name": "max"})
+    scored_s = defaults.window_s
+    hop_s = hop_s or defaults.hop_s
+    agg_spec = dict(defaults.aggregate)
     if aggregate:
         agg_spec = {"name": aggregate, **({"k": top_k} if aggregate == "topk_mean" else {})}
     aggregator = create_aggregator(agg_spec.pop("name"), **agg_spec)

@@ -1,4 +1,4 @@
-"""The Tagger: frontend + backbone + head as one ``nn.Module``, carrying its own preprocessing config.
+"""The Tagger: frontend + backbone + head as one ``nn.Module``, carrying its model card.
 
     wave (B, N) -> forward_frontend -> spec (B, C, F, T)      frontend [+ per-example box crop]
                 -> forward_features -> feats (B, C', F', T')  [spec augment], Dropout2d, backbone
@@ -6,13 +6,14 @@
 
 Spectrogram augmentation runs in training mode only.
 
-The split lets training code mix batches between the spectrogram and the backbone. ``preprocessing``
-records everything needed to rebuild the architecture, so a checkpoint is self-describing:
+The split lets training code mix batches between the spectrogram and the backbone. ``card``
+(:class:`~wildtag.models.card.ModelCard`) records everything needed to rebuild the architecture, so a
+checkpoint is self-describing:
 
     >>> model = create_tagger({"frontend": {"name": "logmel", "n_mels": 64},
     ...                        "backbone": {"name": "tiny_cnn"}, "head": {"name": "linear"}},
     ...                       num_classes=3, sample_rate=32000, window_s=5.0, class_names=["a", "b", "c"])
-    >>> clone = Tagger.from_preprocessing(model.preprocessing)
+    >>> clone = Tagger.from_card(model.card)
     >>> clone.load_state_dict(model.state_dict())
 """
 
@@ -26,14 +27,14 @@ from typing import Any
 
 from torch import Tensor, nn
 
-import wildtag
 from wildtag.features import FRONTENDS, BoxCropResize, Frontend, create_frontend
 from wildtag.models.backbones import BACKBONES, create_backbone
+from wildtag.models.card import InferenceDefaults, ModelCard, Provenance
 from wildtag.models.heads import HEADS, create_head
 from wildtag.registry import Registry
 
 MODEL_KEYS = ("frontend", "backbone", "head", "input_dropout", "box_crop")
-PREPROCESSING_KEYS = ("sample_rate", "num_classes", "frontend", "backbone", "head")  # required ones
+DEFAULT_WINDOW_S = 5.0  # the card's window when a Tagger is built without one (outside training)
 
 
 class Tagger(nn.Module):
@@ -48,7 +49,7 @@ class Tagger(nn.Module):
         box_crop: nn.Module | None = None,
         input_dropout: float = 0.0,
         spec_augment: nn.Module | None = None,
-        preprocessing: dict | None = None,
+        card: ModelCard | None = None,
     ):
         super().__init__()
         if not 0.0 <= input_dropout < 1.0:
@@ -60,7 +61,7 @@ class Tagger(nn.Module):
         self.input_dropout = nn.Dropout2d(input_dropout)
         self.backbone = backbone
         self.head = head
-        self.preprocessing: dict = dict(preprocessing or {})
+        self.card: ModelCard | None = card
 
     @property
     def sample_rate(self) -> int:
@@ -68,8 +69,7 @@ class Tagger(nn.Module):
 
     @property
     def class_names(self) -> list[str] | None:
-        names = self.preprocessing.get("class_names")
-        return None if names is None else list(names)
+        return None if self.card is None else list(self.card.class_names)
 
     def forward_frontend(self, wave: Tensor, boxes: Tensor | None = None) -> Tensor:
         """Spectrogram images (B, C, F, T); cropped to ``boxes`` (B, 3) ``[f0_hz, f1_hz, valid_s]`` when the
@@ -99,21 +99,14 @@ class Tagger(nn.Module):
         return self.forward_head(self.forward_features(self.forward_frontend(wave, boxes)))
 
     @classmethod
-    def from_preprocessing(cls, preprocessing: Mapping[str, Any]) -> Tagger:
-        """A Tagger with the architecture in ``preprocessing``, randomly initialised (load a state dict)."""
-        missing = [k for k in PREPROCESSING_KEYS if k not in preprocessing]
-        if missing:
-            raise ValueError(f"preprocessing config lacks {', '.join(repr(k) for k in missing)}")
-        model_cfg = {key: copy.deepcopy(preprocessing[key]) for key in MODEL_KEYS if key in preprocessing}
-        model_cfg["backbone"] = {**model_cfg["backbone"], "pretrained": False, "pretrained_path": None}
-        model = create_tagger(
-            model_cfg,
-            num_classes=preprocessing["num_classes"],
-            sample_rate=preprocessing["sample_rate"],
-            window_s=preprocessing.get("window_s"),
-            class_names=preprocessing.get("class_names"),
-        )
-        model.preprocessing = copy.deepcopy(dict(preprocessing))
+    def from_card(cls, card: ModelCard) -> Tagger:
+        """A Tagger with the architecture of ``card``, randomly initialised (load a state dict)."""
+        model_cfg = {"frontend": copy.deepcopy(card.frontend), "head": copy.deepcopy(card.head),
+                     "backbone": {**copy.deepcopy(card.backbone), "pretrained": False, "pretrained_path": None},
+                     "input_dropout": card.input_dropout, "box_crop": copy.deepcopy(card.box_crop)}
+        model = create_tagger(model_cfg, num_classes=card.num_classes, sample_rate=card.sample_rate,
+                              window_s=card.window_s, class_names=card.class_names)
+        model.card = card
         return model
 
 
@@ -168,10 +161,12 @@ def _box_crop(box_cfg: Any) -> BoxCropResize | None:
     return BoxCropResize(**box_cfg)
 
 
-def pretrained_provenance(frontend: nn.Module, backbone: nn.Module) -> dict[str, str | None]:
+def pretrained_provenance(frontend: nn.Module, backbone: nn.Module,
+                          pretrained_path: Any = None) -> dict[str, str | None]:
     """``pretrained`` (where pretrained weights came from) and ``licence`` of an embedding frontend and a
     pretrained backbone, joined with "; " when both have one."""
-    sources = [getattr(frontend, "pretrained_source", None), getattr(backbone, "pretrained_source", None)]
+    sources = [getattr(frontend, "pretrained_source", None),
+               getattr(backbone, "pretrained_source", None) or (str(pretrained_path) if pretrained_path else None)]
     licences = [getattr(frontend, "licence", None), getattr(backbone, "pretrained_licence", None)]
     return {"pretrained": "; ".join(s for s in sources if s) or None,
             "licence": "; ".join(dict.fromkeys(x for x in licences if x)) or None}
@@ -225,22 +220,19 @@ def create_tagger(
     box_crop = _box_crop(model_cfg.get("box_crop"))
     input_dropout = float(model_cfg.get("input_dropout", 0.0))
 
-    preprocessing = {
-        "sample_rate": int(sample_rate),
-        "window_s": None if window_s is None else float(window_s),
-        "num_classes": int(num_classes),
-        "class_names": None if class_names is None else [str(n) for n in class_names],
-        "frontend": {"name": frontend_name, **frontend_kw},
-        "backbone": {"name": backbone_name, **backbone_kw},
-        "head": {"name": head_name, **head_kw},
-        "input_dropout": input_dropout,
-        "box_crop": model_cfg.get("box_crop"),
-        "provenance": {
-            "wildtag_version": wildtag.__version__,
-            "pretrained_path": None if pretrained_path is None else str(pretrained_path),
-            **pretrained_provenance(frontend, backbone),
-        },
-    }
+    window_s = DEFAULT_WINDOW_S if window_s is None else float(window_s)
+    card = ModelCard(
+        sample_rate=int(sample_rate),
+        window_s=window_s,
+        class_names=tuple(class_names) if class_names is not None else tuple(f"class_{k}" for k in range(num_classes)),
+        frontend={"name": frontend_name, **frontend_kw},
+        backbone={"name": backbone_name, **backbone_kw},
+        head={"name": head_name, **head_kw},
+        inference=InferenceDefaults(window_s=window_s, hop_s=window_s, aggregate={"name": "max"}),
+        provenance=Provenance.now(**pretrained_provenance(frontend, backbone, pretrained_path)),
+        input_dropout=input_dropout,
+        box_crop=model_cfg.get("box_crop"),
+    )
     return Tagger(
-        frontend, backbone, head, box_crop=box_crop, input_dropout=input_dropout, preprocessing=preprocessing
+        frontend, backbone, head, box_crop=box_crop, input_dropout=input_dropout, card=card
     )

@@ -5,6 +5,7 @@ was interrupted resumes from each fold's last checkpoint and skips folds already
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,19 +25,19 @@ from wildtag.config import ConfigError, ExperimentConfig, load_config
 from wildtag.data import assign_folds
 from wildtag.embeddings.probe import EmbeddingDataModule, is_probe, name_embedding_model
 from wildtag.inference.aggregate import create_aggregator
-from wildtag.losses import create_loss
+from wildtag.inference.loading import read_checkpoint
+from wildtag.losses import create_loss, loss_activation
 from wildtag.metrics import evaluate
 from wildtag.models import create_tagger
+from wildtag.models.card import InferenceDefaults, ModelCard, Provenance, data_fingerprint
 from wildtag.runtime import configure_threads
 from wildtag.training.datamodule import FoldDataModule, fold_seed
 from wildtag.training.module import TaggerModule
 from wildtag.training.prepare import LabelledData, prepare_data
-from wildtag.training.run_dir import new_run_dir, write_atomic, write_provenance
+from wildtag.training.run_dir import git_commit, new_run_dir, write_atomic, write_provenance
 from wildtag.training.transfer import FreezeBackbone, init_from
 
 log = logging.getLogger(__name__)
-
-SOFTMAX_LOSSES = {"cross_entropy"}
 
 
 def set_threads(cfg: ExperimentConfig) -> int:
@@ -95,8 +96,38 @@ def precision_for(cfg: ExperimentConfig) -> str:
     return "bf16-mixed" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "32-true"
 
 
-def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) -> TaggerModule:
-    """Model, loss and validation plan for one fold, from the recipe."""
+def run_provenance(cfg: ExperimentConfig, data: LabelledData) -> Provenance:
+    """The provenance every fold's card shares: code, recipe, data (pretrained weights are added per model)."""
+    commit = git_commit()
+    ids = sorted({str(r) for r in data.table["recording_id"]})
+    return Provenance.now(commit=None if commit == "unknown" else commit, recipe=cfg.name,
+                          data_fingerprint=data_fingerprint(ids, data.table.to_csv(index=False)))
+
+
+def build_card(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule, model_card: ModelCard,
+               provenance: Provenance | None = None) -> ModelCard:
+    """The model card of one fold: the architecture ``create_tagger`` recorded, plus what training knows
+    (the loss's activation, inference defaults, per-class boxes, run provenance)."""
+    inference = cfg.inference
+    window_s = inference.window_s or cfg.audio.window_s
+    class_boxes = None
+    bands = getattr(dm.train_sampler, "class_bands_hz", None)
+    if bands is not None:  # a per-class box-crop model scores each class in its own band and duration
+        durations = dm.train_sampler.class_durations_s
+        class_boxes = {c: [*bands[c], durations[c]] for c in data.class_map.names}
+    defaults = InferenceDefaults(
+        window_s=window_s, hop_s=inference.hop_s or window_s, aggregate=inference.aggregate.spec(),
+        tiles=inference.tiles.model_dump() if inference.tiles else None, class_boxes=class_boxes,
+    )
+    weights = model_card.provenance  # where create_tagger found pretrained weights, and their licence
+    provenance = dataclasses.replace(provenance or run_provenance(cfg, data), pretrained=weights.pretrained,
+                                     licence=weights.licence)
+    return model_card.replace(activation=loss_activation(cfg.loss.name), inference=defaults, provenance=provenance)
+
+
+def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule,
+                 provenance: Provenance | None = None) -> TaggerModule:
+    """Model (with its card, built here once), loss and validation plan for one fold, from the recipe."""
     model = create_tagger(
         cfg.model.model_dump(mode="json", exclude={"init_from", "freeze_backbone_epochs"}) | {
             "frontend": cfg.model.frontend.spec(), "backbone": cfg.model.backbone.spec(),
@@ -113,20 +144,8 @@ def build_module(cfg: ExperimentConfig, data: LabelledData, dm: FoldDataModule) 
         init_from(model, cfg.model.init_from, list(data.class_map.names))
     if cfg.augment.spectrogram:
         model.spec_augment = SpecAugmentPipeline.from_specs([p.spec() for p in cfg.augment.spectrogram])
-    activation = "softmax" if cfg.loss.name in SOFTMAX_LOSSES else "sigmoid"
-    inference = cfg.inference
-    tiles = inference.tiles.model_dump() if inference.tiles else None
-    model.preprocessing.update(
-        activation=activation,
-        inference_window_s=inference.window_s or cfg.audio.window_s,
-        hop_s=inference.hop_s or inference.window_s or cfg.audio.window_s,
-        aggregate=inference.aggregate.spec(),
-        tiles=tiles,
-    )
-    bands = getattr(dm.train_sampler, "class_bands_hz", None)
-    if bands is not None:  # a per-class box-crop model scores each class in its own band and duration
-        durations = dm.train_sampler.class_durations_s
-        model.preprocessing["class_boxes"] = {c: [*bands[c], durations[c]] for c in data.class_map.names}
+    model.card = build_card(cfg, data, dm, model.card, provenance)
+    activation, tiles = model.card.activation, model.card.inference.tiles
     mixing = cfg.augment.mixing
     return TaggerModule(
         model,
@@ -212,7 +231,8 @@ def write_oof(path: Path, module: TaggerModule, dm: FoldDataModule, class_names:
 
 
 def train_fold(cfg: ExperimentConfig, data: LabelledData, fold: int, rows: tuple[pd.DataFrame, pd.DataFrame],
-               run_dir: Path, cache_dir: Path, show_progress: bool) -> dict[str, Any]:
+               run_dir: Path, cache_dir: Path, show_progress: bool,
+               provenance: Provenance | None = None) -> dict[str, Any]:
     """Train, checkpoint and score one fold; resumes from ``last.ckpt`` when there is one."""
     fold_dir = run_dir / f"fold-{fold}"
     fold_dir.mkdir(exist_ok=True)
@@ -220,14 +240,19 @@ def train_fold(cfg: ExperimentConfig, data: LabelledData, fold: int, rows: tuple
     L.seed_everything(seed, workers=True, verbose=False)
     dm = (EmbeddingDataModule if is_probe(cfg) else FoldDataModule)(cfg, data, rows[0], rows[1], cache_dir, seed)
     dm.warm_cache(show_progress)
-    module = build_module(cfg, data, dm)
+    module = build_module(cfg, data, dm, provenance)
+    (fold_dir / "checkpoints").mkdir(exist_ok=True)
+    module.model.card.save(fold_dir / "checkpoints" / "model.json")
+    if not (run_dir / "model.json").exists():
+        module.model.card.save(run_dir / "model.json")
     trainer = _trainer(cfg, fold_dir, show_progress)
     last = fold_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+    if last.exists():  # refuse, with one line naming the file, a checkpoint that would run code
+        read_checkpoint(last)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None, weights_only=True)
     best = fold_dir / "checkpoints" / "best.ckpt"
     if best.exists():
-        state = torch.load(best, map_location="cpu", weights_only=False)
-        module.load_state_dict(state["state_dict"])
+        module.load_state_dict(read_checkpoint(best)["state_dict"])
     if trainer.world_size > 1:  # score every validation window here, not a shard per rank
         trainer = _trainer(cfg, fold_dir, show_progress=False, devices=1)
     trainer.validate(module, datamodule=dm, verbose=False)
@@ -269,13 +294,17 @@ def fit(cfg: ExperimentConfig, out: str | Path | None = None, *, resume: bool = 
     unknown = [k for k in folds if k not in splits]
     if unknown:
         raise ConfigError(f"folds.run names fold(s) {unknown} that do not exist; the folds are {list(splits)}")
+    provenance = run_provenance(cfg, data)
+    if (run_dir / "model.json").exists():  # a resumed run keeps the date it was started
+        provenance = dataclasses.replace(provenance, created=ModelCard.load(run_dir / "model.json").provenance.created)
     per_fold: dict[str, Any] = {}
     for fold in folds:
         done = run_dir / f"fold-{fold}" / "metrics.json"
         if done.exists():
             per_fold[f"fold-{fold}"] = json.loads(done.read_text())
             continue
-        per_fold[f"fold-{fold}"] = train_fold(cfg, data, fold, splits[fold], run_dir, cache_dir, show_progress)
+        per_fold[f"fold-{fold}"] = train_fold(cfg, data, fold, splits[fold], run_dir, cache_dir, show_progress,
+                                               provenance)
     names = list(data.class_map.names)
     summary = {"overall": overall_metrics(run_dir, folds, names), "folds": per_fold,
                "n_skipped_recordings": len(skipped)}

@@ -14,9 +14,9 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from wildtag.inference.tiles import tile_scores
 
 from wildtag.config import OptimizerConfig, ScheduleConfig
+from wildtag.inference.tiles import tile_scores
 from wildtag.metrics import evaluate
 from wildtag.models.activation import activate
 from wildtag.training.schedules import create_optimizer, create_scheduler
@@ -122,8 +122,5 @@ class TaggerModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # predict rebuilds the model from this, never from flags that could disagree (DESIGN §2).
-        checkpoint["wildtag"] = {
-            "preprocessing": dict(self.model.preprocessing),
-            "activation": self.activation,
-            "config": self.config,
-        }
+        # Plain JSON-able data only, so that the checkpoint loads with torch.load(weights_only=True).
+        checkpoint["wildtag"] = {"card": self.model.card.to_dict(), "config": self.config}
