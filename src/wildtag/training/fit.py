@@ -172,6 +172,7 @@ def _strategy(cfg: ExperimentConfig) -> Any:
     from lightning.pytorch.strategies import DDPStrategy
 
     backend = "gloo" if cfg.trainer.accelerator == "cpu" or not torch.cuda.is_available() else "nccl"
+    torch.multiprocessing.set_sharing_strategy("file_system")  # fd passing fails on small shm limits
     return DDPStrategy(start_method="spawn", process_group_backend=backend)
 
 
