@@ -133,6 +133,7 @@ def predict(
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="k for --aggregate topk_mean (default 3)")] = None,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 1,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: best)")] = None,
+    precision: Annotated[str | None, typer.Option("--precision", help="fp32 | bf16 (default: bf16 on CUDA)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
 ) -> None:
     """Score recordings window by window; write windows.parquet, recordings.csv and errors.csv.
@@ -156,6 +157,7 @@ def predict(
     configure_threads(workers)
     summary = run_predict(run, paths, out, hop_s=hop_s, batch_size=batch_size, aggregate=aggregate,
                           top_k=3 if top_k is None else top_k, num_workers=workers, device=device,
+                          precision=precision,
                           show_progress=not quiet)
     errors_csv = summary.out_dir / "errors.csv"
     console.print(

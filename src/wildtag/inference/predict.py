@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from wildtag.audio import scan_audio
 from wildtag.inference.aggregate import create_aggregator
+from wildtag.inference.backends import create_scorer
 from wildtag.inference.loading import load_ensemble
 from wildtag.inference.stream import WindowStream, collate_stream
 from wildtag.progress import make_progress
@@ -70,6 +71,7 @@ def predict(
     top_k: int = 3,
     num_workers: int = 1,
     device: str | None = None,
+    precision: str | None = None,
     folds: list[int] | None = None,
     show_progress: bool = True,
 ) -> PredictionSummary:
@@ -108,13 +110,13 @@ def predict(
     n_windows, audio_s = 0, 0.0
     windows_path = out_dir / "windows.parquet"
     writer = pq.ParquetWriter(_atomic_target(windows_path), schema)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
+    # inference_mode, channels_last, pinned batches on CUDA; bf16 autocast by default on CUDA only
+    scorer = create_scorer(ensemble, precision=precision, device=device)
     with make_progress() as bar:
         task = bar.add_task("predict", total=len(files), rate="", visible=show_progress)
         for batch in loader:
             if batch["wave"] is not None:
-                with autocast:
-                    scores = ensemble.scores(batch["wave"].to(device, non_blocking=True)).float().cpu().numpy()
+                scores = scorer.scores(batch["wave"]).numpy()
                 for file_index, t0_s, row in zip(batch["file_index"], batch["t0_s"], scores, strict=True):
                     pending.setdefault(file_index, []).append((t0_s, row))
             for event in batch["events"]:

@@ -7,6 +7,7 @@ boxes) with the inference aggregator, and logs the metrics of :mod:`wildtag.metr
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -124,3 +125,27 @@ class TaggerModule(L.LightningModule):
         # predict rebuilds the model from this, never from flags that could disagree (DESIGN §2).
         # Plain JSON-able data only, so that the checkpoint loads with torch.load(weights_only=True).
         checkpoint["wildtag"] = {"card": self.model.card.to_dict(), "config": self.config}
+        checkpoint["wildtag_rng"] = self.rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # A resumed run draws the random numbers the uninterrupted run would have drawn next.
+        if "wildtag_rng" in checkpoint:
+            self.set_rng_state(checkpoint["wildtag_rng"])
+
+    def rng_state(self) -> dict[str, Any]:
+        """Every random-number state training draws from (mixing, torch, numpy, python), as tensors and
+        plain data (loadable with ``weights_only=True``)."""
+        kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (the global one, which libraries use)
+        version, internal, gauss = random.getstate()
+        return {"mix": self.mix_generator.get_state(), "torch": torch.get_rng_state(),
+                "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+                "python": [version, list(internal), gauss]}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`rng_state` returned."""
+        self.mix_generator.set_state(state["mix"])
+        torch.set_rng_state(state["torch"])
+        kind, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))  # noqa: NPY002
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
