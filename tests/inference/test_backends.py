@@ -44,3 +44,20 @@ def test_unknown_precision_and_backend_are_user_errors(tiny_run):
         create_scorer(tiny_run, backend="tensorrt")
     with pytest.raises(ConfigError, match="wildtag export"):
         create_scorer(load_ensemble(tiny_run), backend="onnx")
+
+
+def test_predict_precision_bf16_stays_close_to_fp32(tiny_run, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from wildtag.inference.predict import predict
+    from wildtag.testing import write_tone_bursts
+
+    write_tone_bursts(tmp_path / "in" / "a.wav", 16000, 4.0, [(0.5, 3.5, 800.0)], noise_level=0.05)
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        predict(tiny_run, [tmp_path / "in"], tmp_path / precision, precision=precision, num_workers=0,
+                show_progress=False)
+        runs[precision] = pd.read_parquet(tmp_path / precision / "windows.parquet")[["high", "low"]].to_numpy()
+    difference = np.abs(runs["bf16"] - runs["fp32"]).max()
+    assert 0 < difference < 0.02
