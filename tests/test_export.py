@@ -8,6 +8,7 @@ pytest.importorskip("onnxruntime")
 from wildtag.export import export_onnx, onnx_ready  # noqa: E402
 from wildtag.features import create_frontend  # noqa: E402
 from wildtag.inference.backends import create_scorer  # noqa: E402
+from wildtag.inference.loading import load_ensemble  # noqa: E402
 
 
 @pytest.mark.parametrize("settings", [
@@ -24,6 +25,9 @@ def test_export_round_trip_equals_torch(tiny_run, tmp_path):
     out = export_onnx(tiny_run, tmp_path / "export")
     preprocessing = json.loads((out / "preprocessing.json").read_text())
     assert preprocessing["class_names"] == ["high", "low"]
+    from wildtag.models.card import ModelCard
+
+    assert ModelCard.load(out / "model.json").fingerprint() == load_ensemble(tiny_run).card.fingerprint()
     t = torch.arange(16000) / 16000
     wave = torch.cat([torch.stack([0.5 * torch.sin(2 * torch.pi * f * t) for f in (800.0, 3000.0)]),
                       0.1 * torch.randn(3, 16000)])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import shutil
 import types
 from pathlib import Path
 
@@ -106,10 +105,5 @@ def export_onnx(run: str | Path, out_dir: str | Path, *, folds: list[int] | None
     partial.replace(out_dir / ONNX_MODEL)
     preprocessing = {**ensemble.card.to_dict(), "onnx_input_samples": samples}
     write_text_atomic(out_dir / ONNX_PREPROCESSING, json.dumps(preprocessing, indent=2, default=str))
-    for ckpt in ensemble.checkpoints[:1]:
-        for card in (ckpt.parent / "model.json", ckpt.parent.parent / "model.json",
-                     ckpt.parent.parent.parent / "model.json"):
-            if card.exists():
-                shutil.copyfile(card, out_dir / "model.json")
-                break
+    ensemble.card.save(out_dir / "model.json")  # the card the folds share travels with the graph
     return out_dir
