@@ -134,6 +134,7 @@ def predict(
     workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 1,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: best)")] = None,
     precision: Annotated[str | None, typer.Option("--precision", help="fp32 | bf16 (default: bf16 on CUDA)")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="torch | onnx (RUN from `wildtag export`)")] = "torch",
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
 ) -> None:
     """Score recordings window by window; write windows.parquet, recordings.csv and errors.csv.
@@ -157,7 +158,7 @@ def predict(
     configure_threads(workers)
     summary = run_predict(run, paths, out, hop_s=hop_s, batch_size=batch_size, aggregate=aggregate,
                           top_k=3 if top_k is None else top_k, num_workers=workers, device=device,
-                          precision=precision,
+                          precision=precision, backend=backend,
                           show_progress=not quiet)
     errors_csv = summary.out_dir / "errors.csv"
     console.print(
@@ -271,6 +272,10 @@ def list_parts(
     for name in list_registered(kind, pattern):
         typer.echo(name)
 
+
+from wildtag.cli_embeddings import register as _register_embeddings  # noqa: E402
+
+_register_embeddings(app)
 
 from wildtag.cli_perf import register as _register_perf  # noqa: E402
 

@@ -34,7 +34,7 @@ def _pool(features: torch.Tensor, pool: str) -> torch.Tensor:
 class WildtagEmbedding(EmbeddingFrontend):
     """Pooled backbone features of one fold model of a wildtag run (see the module docstring)."""
 
-    def __init__(self, run: str, sample_rate: int, fold: int | None = None, pool: str = "avg",
+    def __init__(self, run: str, sample_rate: int | None = None, fold: int | None = None, pool: str = "avg",
                  batch_size: int = 32):
         from wildtag.inference.loading import find_checkpoints, load_checkpoint_model
 
@@ -45,7 +45,8 @@ class WildtagEmbedding(EmbeddingFrontend):
         card = getattr(model, "card", None)
         model_rate = int(card.sample_rate if card is not None else info["sample_rate"])
         window_s = float(card.window_s if card is not None else info["window_s"])
-        if int(sample_rate) != model_rate:
+        sample_rate = model_rate if sample_rate is None else int(sample_rate)
+        if sample_rate != model_rate:
             raise ConfigError(f"wildtag_embedding: {run} was trained at {model_rate} Hz; "
                               f"set audio.sample_rate: {model_rate} (got {sample_rate})")
         with torch.no_grad():
