@@ -51,3 +51,19 @@ def test_export_command_writes_the_graph_and_refuses_unknown_formats(tiny_run, t
     result = runner.invoke(cli.app, ["export", str(tiny_run), "--format", "tflite", "--out", str(tmp_path / "f")])
     assert result.exit_code != 0 and "tflite" in str(result.exception or result.output)
     assert not (tmp_path / "f").exists()
+
+
+def test_predict_with_the_onnx_backend_equals_torch(tiny_run, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from wildtag.inference.predict import predict
+    from wildtag.testing import write_tone_bursts
+
+    write_tone_bursts(tmp_path / "in" / "a.wav", 16000, 3.0, [(0.5, 2.5, 800.0)], noise_level=0.05)
+    export = export_onnx(tiny_run, tmp_path / "export")
+    predict(tiny_run, [tmp_path / "in"], tmp_path / "torch", num_workers=0, show_progress=False)
+    predict(export, [tmp_path / "in"], tmp_path / "onnx", backend="onnx", num_workers=0, show_progress=False)
+    torch_w, onnx_w = (pd.read_parquet(tmp_path / d / "windows.parquet") for d in ("torch", "onnx"))
+    assert len(torch_w) == len(onnx_w) > 1
+    np.testing.assert_allclose(onnx_w[["high", "low"]], torch_w[["high", "low"]], atol=1e-4)

@@ -95,13 +95,14 @@ class OnnxScorer:
         if not model.exists():
             raise ModelLoadError(f"{folder}: no {ONNX_MODEL} here; write one with `wildtag export RUN --out DIR`")
         self.preprocessing = json.loads((folder / ONNX_PREPROCESSING).read_text())
+        from wildtag.models.card import ModelCard
+
+        self.card = ModelCard.load(folder / "model.json")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
-
-    card = None
 
     def scores(self, wave: Tensor) -> Tensor:
         """Probabilities ``(B, K)`` float32 for waveforms ``(B, N)``."""

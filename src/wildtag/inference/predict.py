@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from wildtag.audio import scan_audio
 from wildtag.inference.aggregate import create_aggregator
 from wildtag.inference.backends import create_scorer
-from wildtag.inference.loading import load_ensemble
+from wildtag.inference.loading import Ensemble, load_ensemble
 from wildtag.inference.stream import WindowStream, collate_stream
 from wildtag.progress import make_progress
 
@@ -72,6 +72,7 @@ def predict(
     num_workers: int = 1,
     device: str | None = None,
     precision: str | None = None,
+    backend: str = "torch",
     folds: list[int] | None = None,
     show_progress: bool = True,
 ) -> PredictionSummary:
@@ -79,7 +80,9 @@ def predict(
     import time
 
     started = time.perf_counter()
-    ensemble = load_ensemble(run, folds)
+    # backend "onnx": RUN is a folder written by `wildtag export`; its card stands in for the folds
+    scorer = create_scorer(run, backend="onnx") if backend == "onnx" else None
+    ensemble = Ensemble([], scorer.card) if scorer else load_ensemble(run, folds)
     defaults = ensemble.card.inference
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     ensemble.to(device)
@@ -111,7 +114,7 @@ def predict(
     windows_path = out_dir / "windows.parquet"
     writer = pq.ParquetWriter(_atomic_target(windows_path), schema)
     # inference_mode, channels_last, pinned batches on CUDA; bf16 autocast by default on CUDA only
-    scorer = create_scorer(ensemble, precision=precision, device=device)
+    scorer = scorer or create_scorer(ensemble, backend, precision=precision, device=device)
     with make_progress() as bar:
         task = bar.add_task("predict", total=len(files), rate="", visible=show_progress)
         for batch in loader:
