@@ -480,3 +480,26 @@ def evaluate(
     metrics["n_classes"] = int(score.shape[1])
     metrics["n_classes_scored"] = int(np.count_nonzero(class_count))
     return metrics
+
+
+def row_f1_with_nocall(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """BirdCLEF 2021 row-wise F1: each row's predicted set against its true set, ``nocall`` as a label.
+
+    ``y_true`` and ``y_pred`` are (N, K) 0/1 arrays. A row with no class set (true or predicted) stands
+    for the one-element set ``{nocall}``; each row scores ``2 |P & T| / (|P| + |T|)`` and the metric is
+    the mean over rows.
+
+        >>> row_f1_with_nocall([[1, 0], [0, 0]], [[1, 1], [0, 0]])
+        0.8333333333333333
+    """
+    true = np.asarray(y_true, dtype=bool)
+    pred = np.asarray(y_pred, dtype=bool)
+    if true.ndim != 2 or true.shape != pred.shape:
+        raise ValueError(f"y_true and y_pred must be (N, K) arrays of one shape, got {true.shape} and {pred.shape}")
+    if true.shape[0] == 0:
+        raise ValueError("row_f1_with_nocall needs at least one row")
+    true_nocall = ~true.any(axis=1)
+    pred_nocall = ~pred.any(axis=1)
+    hits = (true & pred).sum(axis=1) + (true_nocall & pred_nocall)
+    sizes = true.sum(axis=1) + true_nocall + pred.sum(axis=1) + pred_nocall
+    return float(np.mean(2.0 * hits / sizes))

@@ -1,0 +1,1 @@
+"""Post-training stages of the seed systems: thresholds with nocall (more stages to come)."""

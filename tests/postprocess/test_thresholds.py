@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from wildtag.metrics import row_f1_with_nocall
+from wildtag.postprocess.thresholds import search_threshold, threshold_table, thresholds_for, with_nocall
+
+
+def _brute_row_f1(true, pred, names):
+    total = 0.0
+    for t_row, p_row in zip(true, pred, strict=True):
+        t = {n for n, v in zip(names, t_row, strict=True) if v} or {"nocall"}
+        p = {n for n, v in zip(names, p_row, strict=True) if v} or {"nocall"}
+        total += 2 * len(t & p) / (len(t) + len(p))
+    return total / len(true)
+
+
+def test_row_f1_with_nocall_matches_brute_force():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        true = rng.random((7, 4)) < 0.3
+        pred = rng.random((7, 4)) < 0.3
+        assert row_f1_with_nocall(true, pred) == pytest.approx(_brute_row_f1(true, pred, "abcd"))
+
+
+def test_row_f1_rewards_a_correct_nocall():
+    assert row_f1_with_nocall([[0, 0]], [[0, 0]]) == 1.0
+    assert row_f1_with_nocall([[0, 0]], [[1, 0]]) == 0.0
+
+
+def test_search_finds_the_known_optimum():
+    # positives score 0.6..0.9, negatives 0.1..0.5 except one at 0.7: best cut lies in (0.5, 0.6]
+    score = np.array([0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.3, 0.5, 0.7])
+    true = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0])
+    best, grid, values = search_threshold(true, score, "f1")
+    assert 0.5 < best <= 0.6
+    brute = max(2 * ((score >= t) & (true == 1)).sum() / ((score >= t).sum() + 4) for t in score)
+    assert values.max() == pytest.approx(brute)
+
+
+def test_threshold_table_and_nocall():
+    names = ["a", "b"]
+    true = np.array([[1, 0], [0, 1], [0, 0], [1, 0]])
+    score = np.array([[0.9, 0.1], [0.2, 0.4], [0.1, 0.05], [0.8, 0.2]])
+    table = threshold_table(true, score, names, per_class=True)
+    assert list(table["class"]) == ["*", "a", "b"]
+    cuts = thresholds_for(table, names)
+    out = with_nocall(pd.DataFrame(score, columns=names), names, cuts)
+    assert list(out) == ["a", "b", "nocall", "a"]
+    with pytest.raises(KeyError):
+        thresholds_for(pd.DataFrame({"class": ["a"], "threshold": [0.5]}), names)
