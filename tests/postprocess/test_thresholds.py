@@ -49,3 +49,22 @@ def test_threshold_table_and_nocall():
     assert list(out) == ["a", "b", "nocall", "a"]
     with pytest.raises(KeyError):
         thresholds_for(pd.DataFrame({"class": ["a"], "threshold": [0.5]}), names)
+
+
+def test_thresholds_command_writes_csv_and_png(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from wildtag.cli_postprocess import register
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)  # keep typer in multi-command mode
+    oof = pd.DataFrame({"a": [0.9, 0.2, 0.7, 0.1], "target:a": [1.0, 0.0, 1.0, 0.0]})
+    oof.to_parquet(tmp_path / "oof.parquet")
+    result = CliRunner().invoke(app, ["thresholds", str(tmp_path / "oof.parquet"), "--out", str(tmp_path / "t"), "--per-class"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "t" / "thresholds.csv")
+    assert list(table["class"]) == ["*", "a"]
+    assert 0.2 < table["threshold"].iloc[0] <= 0.7
+    assert (tmp_path / "t" / "thresholds.png").stat().st_size > 0
