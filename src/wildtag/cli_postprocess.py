@@ -49,3 +49,49 @@ def register(app: typer.Typer) -> None:
         figure.savefig(out / "thresholds.png", dpi=100)
         plt.close(figure)
         typer.echo(f"global threshold {best:.4f} ({metric} {values.max():.4f}) -> {out / 'thresholds.csv'}")
+
+    @app.command("ensemble")
+    def ensemble_command(
+        inputs: list[Path] = typer.Argument(..., help="prediction folders (windows.parquet and/or recordings.csv)"),
+        out: Path = typer.Option(..., "--out", help="folder for the combined tables"),
+        method: str = typer.Option("mean", "--method", help="mean | rank | weighted"),
+        weights: str = typer.Option("", "--weights", help="comma-separated weights for --method weighted"),
+    ) -> None:
+        """Combine prediction folders row by row (joined on recording and window times)."""
+        import json
+
+        import pandas as pd
+
+        from wildtag.errors import CommandLineError
+        from wildtag.fileio import write_csv_atomic, write_parquet_atomic, write_text_atomic
+        from wildtag.postprocess.ensemble import METHODS, combine
+
+        if method not in METHODS:
+            raise CommandLineError(f"--method must be one of {list(METHODS)}, got {method!r}")
+        given = [float(w) for w in weights.split(",") if w.strip()] if weights else None
+        if method == "weighted" and (given is None or len(given) != len(inputs)):
+            raise CommandLineError(f"--method weighted needs --weights with {len(inputs)} numbers")
+        for folder in inputs:
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{folder}: no such prediction folder")
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, keys, read in (
+            ("windows.parquet", ["recording", "t0_s", "t1_s"], pd.read_parquet),
+            ("recordings.csv", ["recording"], pd.read_csv),
+        ):
+            if not all((folder / name).is_file() for folder in inputs):
+                continue
+            tables = [read(folder / name) for folder in inputs]
+            classes = [c for c in tables[0].columns if c not in keys]
+            combined = combine(tables, keys, classes, method, given)
+            if name.endswith(".parquet"):
+                write_parquet_atomic(combined, out / name)
+            else:
+                write_csv_atomic(combined, out / name)
+            written.append(name)
+        if not written:
+            raise FileNotFoundError("no table (windows.parquet, recordings.csv) is present in every input folder")
+        record = {"method": method, "inputs": [str(p) for p in inputs], "weights": given}
+        write_text_atomic(out / "ensemble.json", json.dumps(record, indent=2))
+        typer.echo(f"{method} ensemble of {len(inputs)} -> {out} ({', '.join(written)})")
