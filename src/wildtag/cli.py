@@ -281,6 +281,10 @@ from wildtag.cli_perf import register as _register_perf  # noqa: E402
 
 _register_perf(app)
 
+from wildtag.cli_postprocess import register as _register_postprocess  # noqa: E402
+
+_register_postprocess(app)
+
 
 def _fail(message: str, code: int = 2) -> None:
     """One line on stderr, never wrapped or styled (a path in it must survive in a log), then exit."""
