@@ -32,7 +32,7 @@ def run_demo(out: str | Path = "wildtag-demo", *, epochs: int | None = None, sho
     if epochs is not None:
         overrides.append(f"trainer.epochs={epochs}")
     cfg = load_config(recipe_path("demo"), overrides)  # the packaged recipe, whatever the cwd holds
-    run_dir = fit(cfg, out / "runs" / cfg.name, show_progress=show_progress)
+    run_dir = fit(cfg, out / "runs" / cfg.name, overwrite=True, show_progress=show_progress)  # the demo owns out
 
     labels = pd.read_csv(EXAMPLE_DIR / "labels.csv")
     held_out = labels[labels["split"] == "test"]

@@ -6,6 +6,7 @@ import pytest
 import torch
 import yaml
 
+from wildtag.config import ConfigError
 from wildtag.models.card import ModelCard
 from wildtag.training.fit import fit
 
@@ -63,11 +64,35 @@ def test_same_seed_gives_the_same_weights_twice(tmp_path, tone_labels, make_tiny
         assert torch.equal(wa[key], wb[key]), key
 
 
-def test_a_run_never_overwrites_another(tmp_path, tone_labels, make_tiny_config):
+def test_out_means_that_folder_never_a_renamed_one(tmp_path, tone_labels, make_tiny_config):
     cfg = make_tiny_config(tmp_path, tone_labels, "trainer.epochs=1")
     first = fit(cfg, tmp_path / "runs" / "same", show_progress=False)
-    second = fit(cfg, tmp_path / "runs" / "same", show_progress=False)
-    assert first.name == "same" and second.name == "same-2"
+    assert first == tmp_path / "runs" / "same"
+    with pytest.raises(FileExistsError, match="not empty; continue it with --resume"):
+        fit(cfg, first, show_progress=False)
+    (first / "marker").write_text("old")
+    again = fit(cfg, first, overwrite=True, show_progress=False)
+    assert again == first and not (first / "marker").exists() and (first / "metrics.json").is_file()
+    assert not (tmp_path / "runs" / "same-2").exists()
+
+
+def test_a_run_that_fails_before_training_leaves_no_folder(tmp_path, tone_labels, make_tiny_config):
+    cfg = make_tiny_config(tmp_path, tone_labels, "trainer.epochs=1", "data.split_column=nowhere")
+    with pytest.raises(ConfigError, match="nowhere"):
+        fit(cfg, tmp_path / "failed", show_progress=False)
+    assert not (tmp_path / "failed").exists()  # so the same --out works next time
+
+
+def test_resume_refuses_overrides_that_would_change_the_experiment(tiny_run):
+    with pytest.raises(ConfigError, match="--set optimizer.lr cannot change when resuming"):
+        fit(None, tiny_run, resume=True, overrides=["optimizer.lr=0.1"], show_progress=False)
+
+
+def test_resume_with_more_epochs_extends_a_finished_run(tmp_path, tone_labels, make_tiny_config):
+    run = fit(make_tiny_config(tmp_path, tone_labels, "trainer.epochs=1"), tmp_path / "x", show_progress=False)
+    fit(None, run, resume=True, overrides=["trainer.epochs=2"], show_progress=False)
+    assert torch.load(run / "fold-0/checkpoints/last.ckpt", weights_only=True)["epoch"] == 1
+    assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["epochs"] == 2
 
 
 def test_last_checkpoint_is_the_final_epoch_whatever_the_best(tmp_path, tone_labels, make_tiny_config):

@@ -34,7 +34,13 @@ from wildtag.runtime import configure_threads
 from wildtag.training.datamodule import FoldDataModule, fold_seed
 from wildtag.training.module import TaggerModule
 from wildtag.training.prepare import LabelledData, prepare_data
-from wildtag.training.run_dir import git_commit, new_run_dir, write_atomic, write_provenance
+from wildtag.training.run_dir import (
+    git_commit,
+    new_run_dir,
+    remove_failed_run_dir,
+    write_atomic,
+    write_provenance,
+)
 from wildtag.training.transfer import FreezeBackbone, init_from
 
 log = logging.getLogger(__name__)
@@ -271,18 +277,54 @@ def overall_metrics(run_dir: Path, folds: list[int], class_names: list[str]) -> 
     return evaluate(oof[[f"target:{c}" for c in class_names]].to_numpy(), oof[class_names].to_numpy(), class_names)
 
 
-def fit(cfg: ExperimentConfig, out: str | Path | None = None, *, resume: bool = False,
-        show_progress: bool = True, argv: list[str] | None = None) -> Path:
-    """Train every fold of ``cfg`` into a new run directory (or resume ``out``); returns the run directory."""
+# Keys a resumed run may change (``fit(resume=True, overrides=[...])``): how long and on how many threads it
+# trains; anything else would make the resumed run a different experiment.
+RESUMABLE_KEYS = ("trainer.epochs", "trainer.num_workers", "trainer.threads")
+
+
+def resume_config(run_dir: Path, overrides: list[str] | None) -> ExperimentConfig:
+    """The run's own ``config.yaml`` with ``overrides`` of :data:`RESUMABLE_KEYS` only (saved back)."""
+    for item in overrides or []:
+        key = item.split("=", 1)[0].strip()
+        if key not in RESUMABLE_KEYS:
+            raise ConfigError(f"--set {key} cannot change when resuming {run_dir} (it would be another "
+                              f"experiment); keys that may: {', '.join(RESUMABLE_KEYS)}")
+    cfg = load_config(run_dir / "config.yaml", list(overrides or []))
+    if overrides:
+        write_atomic(run_dir / "config.yaml", cfg.to_yaml())
+    return cfg
+
+
+def fit(cfg: ExperimentConfig | None, out: str | Path | None = None, *, resume: bool = False,
+        overrides: list[str] | None = None, overwrite: bool = False, show_progress: bool = True,
+        argv: list[str] | None = None) -> Path:
+    """Train every fold of ``cfg`` into the run directory ``out`` (default ``runs/<name>``); returns it.
+
+    ``out`` means that folder: an existing, non-empty one is an error unless ``overwrite`` (replace it) or
+    ``resume`` (continue it from its own ``config.yaml``; ``overrides`` may change :data:`RESUMABLE_KEYS`).
+    A run that fails before training leaves no folder behind (unless it wrote ``errors.csv``).
+    """
     if resume:
-        if out is None or not Path(out).is_dir():
-            raise FileNotFoundError(f"--resume needs an existing run directory, got {out}")
+        if out is None or not (Path(out) / "config.yaml").is_file():
+            raise FileNotFoundError(f"--resume needs a run directory with a config.yaml, got {out}")
         run_dir = Path(out)
-        cfg = load_config(run_dir / "config.yaml")
-    else:
-        root, name = (Path(out).parent, Path(out).name) if out else (Path("runs"), cfg.name)
-        run_dir = new_run_dir(root, name)
-        write_provenance(run_dir, cfg.to_yaml(), argv)
+        cfg = resume_config(run_dir, overrides)
+        return _fit_in(cfg, run_dir, show_progress, extend=any(o.split("=", 1)[0].strip() == "trainer.epochs" for o in overrides or []))
+    if cfg is None:
+        raise ConfigError("fit needs a recipe (an ExperimentConfig) unless it resumes a run")
+    if overrides:
+        raise ConfigError("overrides are for resume=True; apply them when loading the recipe (load_config)")
+    run_dir = new_run_dir(Path(out) if out else Path("runs") / cfg.name, overwrite=overwrite)
+    write_provenance(run_dir, cfg.to_yaml(), argv)
+    try:
+        return _fit_in(cfg, run_dir, show_progress)
+    except BaseException:
+        remove_failed_run_dir(run_dir)
+        raise
+
+
+def _fit_in(cfg: ExperimentConfig, run_dir: Path, show_progress: bool, extend: bool = False) -> Path:
+    """The fold loop in ``run_dir``; folds with ``metrics.json`` are done (unless the run is ``extend``ed)."""
     set_threads(cfg)
     data = prepare_data(cfg.data, show_progress=show_progress, errors_path=run_dir / "errors.csv")
     data.class_map.to_json(run_dir / "classes.json")
@@ -301,7 +343,7 @@ def fit(cfg: ExperimentConfig, out: str | Path | None = None, *, resume: bool = 
     per_fold: dict[str, Any] = {}
     for fold in folds:
         done = run_dir / f"fold-{fold}" / "metrics.json"
-        if done.exists():
+        if done.exists() and not extend:
             per_fold[f"fold-{fold}"] = json.loads(done.read_text())
             continue
         per_fold[f"fold-{fold}"] = train_fold(cfg, data, fold, splits[fold], run_dir, cache_dir, show_progress,

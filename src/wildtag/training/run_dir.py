@@ -10,24 +10,33 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 
-def new_run_dir(root: str | Path, name: str) -> Path:
-    """Create ``root/name``, or ``root/name-2``, ``-3``... so that a run never overwrites another."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        candidate = root / (name if n == 1 else f"{name}-{n}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"{root}: too many runs named {name!r}")
+def new_run_dir(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Create the run directory ``path``: exactly that folder, never a renamed one. An existing, non-empty
+    ``path`` is a FileExistsError unless ``overwrite`` (its contents are then removed)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a folder; choose another --out")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{path} exists and is not empty; continue it with --resume {path}, "
+                                  f"replace it with --overwrite, or choose another --out")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def remove_failed_run_dir(path: Path) -> None:
+    """After a run failed before training: remove its folder, unless it holds ``errors.csv`` (what the user
+    must read), so that the same ``--out`` works next time."""
+    if path.is_dir() and not (path / "errors.csv").exists() and not any(path.glob("fold-*/checkpoints/*.ckpt")):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_atomic(path: Path, text: str) -> Path:
