@@ -19,9 +19,20 @@ def test_file_windows_match_the_plan_and_the_samples(tmp_path):
         start = int(round(t0 * sr))
         expected = x[start : start + 2 * sr]
         assert len(samples) == 2 * sr
-        np.testing.assert_allclose(samples[: len(expected)], expected, atol=1e-6)
-        assert not samples[len(expected) :].any()  # zero padding past the end
+        assert len(expected) == 2 * sr  # the last window ends at the end: nothing padded
+        np.testing.assert_allclose(samples, expected, atol=1e-6)
+    assert windows[-1][0] == (len(x) - 2 * sr) / sr
     assert stats["duration_s"] == len(x) / sr
+
+
+def test_a_file_shorter_than_a_window_is_one_zero_padded_window(tmp_path):
+    sr = 8000
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, int(sr * 0.6)).astype(np.float32)
+    sf.write(tmp_path / "short.wav", x, sr, subtype="FLOAT")
+    ((t0, samples),) = list(file_windows(tmp_path / "short.wav", sr, window_s=1.0, hop_s=0.5))
+    assert t0 == 0 and len(samples) == sr
+    np.testing.assert_allclose(samples[: len(x)], x, atol=1e-6)
+    assert not samples[len(x) :].any()
 
 
 def test_stream_reports_bad_files_and_goes_on(tmp_path):

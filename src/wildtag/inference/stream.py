@@ -16,16 +16,17 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from wildtag.audio import AudioError, stream_blocks
-from wildtag.inference.plan import window_starts
+from wildtag.inference.plan import window_start_samples
 
 
 def file_windows(
     path: Path, sample_rate: int, window_s: float, hop_s: float, block_s: float = 30.0,
     stats: dict[str, float] | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """``(t0_s, samples)`` for each window of one file, as :func:`window_starts` plans them.
+    """``(t0_s, samples)`` for each window of one file, as :func:`~wildtag.inference.plan.window_starts` plans them.
 
-    Holds at most one window plus one decode block in memory, whatever the recording's length.
+    Holds at most one window plus one decode block in memory, whatever the recording's length: windows are
+    emitted as soon as their samples have arrived, the last one (aligned to the end) once the file is read.
     ``stats["duration_s"]`` is set once the file has been read to its end.
     """
     window_n = int(round(window_s * sample_rate))
@@ -41,16 +42,18 @@ def file_windows(
             start = emitted * hop_n - buffer_start
             yield emitted * hop_n / sample_rate, buffer[start : start + window_n].copy()
             emitted += 1
-        drop = max(0, emitted * hop_n - buffer_start)
+        # keep what the next window needs, and the last window_n samples for an end-aligned last window
+        keep_from = min(emitted * hop_n, max(0, received - window_n))
+        drop = max(0, keep_from - buffer_start)
         buffer, buffer_start = buffer[drop:], buffer_start + drop
     if received == 0:
         raise AudioError(str(path), "no audio samples")
     if stats is not None:
         stats["duration_s"] = received / sample_rate
-    for k in range(emitted, len(window_starts(received / sample_rate, window_s, hop_s))):
-        start = k * hop_n - buffer_start
-        tail = buffer[max(0, start) : start + window_n]
-        yield k * hop_n / sample_rate, np.pad(tail, (0, window_n - len(tail)))
+    starts = window_start_samples(received, window_n, hop_n)
+    for start in starts[emitted:]:
+        tail = buffer[start - buffer_start : start - buffer_start + window_n]
+        yield int(start) / sample_rate, np.pad(tail, (0, window_n - len(tail)))
 
 
 class WindowStream(IterableDataset):
