@@ -226,7 +226,9 @@ def test_predict_exits_non_zero_when_nothing_was_scored(tmp_path, monkeypatch, c
 
     def no_recordings(run, paths, out, **kw):
         seen.update(kw)
-        return PredictionSummary(Path(out), 0, 0, 2, 0.0, 1.0)
+        return PredictionSummary(Path(out), n_recordings=0, n_scored=0, n_skipped=0, n_failed=2, n_problems=0,
+                                 n_missing=0, failed_by_reason={"cannot decode": 2}, n_windows=0, audio_s=0.0,
+                                 wall_s=1.0)
 
     monkeypatch.setattr("wildtag.inference.predict.predict", no_recordings)
     code, err = main_error(monkeypatch, capsys, "predict", str(tmp_path), str(tmp_path), "--out",

@@ -123,56 +123,6 @@ def _print_summary(run_dir: Path) -> None:
 
 
 @app.command()
-def predict(
-    run: Annotated[Path, typer.Argument(help="Run directory (all folds averaged) or one checkpoint.")],
-    paths: Annotated[list[Path], typer.Argument(help="Audio files and/or folders (searched recursively).")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("predictions"),
-    hop_s: Annotated[float | None, typer.Option("--hop-s", help="Window hop; default from the model.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per model call.")] = 64,
-    aggregate: Annotated[str | None, typer.Option("--aggregate", help="max | mean | topk_mean")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="k for --aggregate topk_mean (default 3)")] = None,
-    workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 1,
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: best)")] = None,
-    precision: Annotated[str | None, typer.Option("--precision", help="fp32 | bf16 (default: bf16 on CUDA)")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="torch | onnx (RUN from `wildtag export`)")] = "torch",
-    quiet: Annotated[bool, typer.Option("--quiet")] = False,
-) -> None:
-    """Score recordings window by window; write windows.parquet, recordings.csv and errors.csv.
-
-    \b
-    Example: wildtag predict runs/insects field_recordings/ --out preds --hop-s 2.5
-    """
-    from wildtag.errors import CommandLineError
-
-    if hop_s is not None and not hop_s > 0:
-        raise CommandLineError(f"--hop-s must be a positive number of seconds, got {hop_s}")
-    if top_k is not None and aggregate != "topk_mean":
-        raise CommandLineError(f"--top-k {top_k} only applies to --aggregate topk_mean "
-                               f"(got --aggregate {aggregate or 'the model default'})")
-    missing = [str(p) for p in [run, *paths] if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    from wildtag.inference.predict import predict as run_predict
-    from wildtag.runtime import configure_threads
-
-    configure_threads(workers)
-    summary = run_predict(run, paths, out, hop_s=hop_s, batch_size=batch_size, aggregate=aggregate,
-                          top_k=3 if top_k is None else top_k, num_workers=workers, device=device,
-                          precision=precision, backend=backend,
-                          show_progress=not quiet)
-    errors_csv = summary.out_dir / "errors.csv"
-    console.print(
-        f"scored {summary.n_recordings} recording(s), {summary.n_windows} windows, "
-        f"{summary.audio_s:.0f} s of audio at {summary.times_real_time:.0f}x real time; "
-        f"{summary.n_errors} file(s) skipped (see {errors_csv})"
-    )
-    console.print(f"predictions: {summary.out_dir}")
-    if summary.n_recordings == 0:
-        _fail(f"nothing could be scored: no readable audio file under {', '.join(map(str, paths))} "
-              f"(see {errors_csv})", code=1)
-
-
-@app.command()
 def evaluate(
     predictions: Annotated[Path, typer.Argument(help="recordings.csv or windows.parquet from predict.")],
     labels: Annotated[Path, typer.Argument(help="Clip-label CSV, Raven table(s) folder, RFCx CSV, events table.")],
@@ -284,6 +234,10 @@ _register_perf(app)
 from wildtag.cli_postprocess import register as _register_postprocess  # noqa: E402
 
 _register_postprocess(app)
+
+from wildtag.cli_archive import register as _register_archive  # noqa: E402
+
+_register_archive(app)
 
 
 def _fail(message: str, code: int = 2) -> None:

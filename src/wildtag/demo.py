@@ -40,7 +40,8 @@ def run_demo(out: str | Path = "wildtag-demo", *, epochs: int | None = None, sho
     test_dir.mkdir(parents=True, exist_ok=True)
     held_out.to_csv(test_dir / "labels.csv", index=False)
     predictions_dir = out / "predictions"
-    predict(run_dir, [EXAMPLE_DIR / f for f in held_out["file"]], predictions_dir, show_progress=show_progress)
+    predict(run_dir, [EXAMPLE_DIR / f for f in held_out["file"]], predictions_dir, show_progress=show_progress,
+            overwrite=True)  # a new model each time: its earlier predictions are not resumed
     result = evaluate_files(predictions_dir / "recordings.csv", test_dir / "labels.csv")
     (predictions_dir / "metrics.json").write_text(result.to_json() + "\n")
     return DemoResult(run_dir, predictions_dir, result.metrics)

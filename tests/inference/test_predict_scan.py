@@ -33,7 +33,7 @@ def test_loops_locked_folders_and_truncated_wavs_are_reported_and_the_rest_score
     recordings = pd.read_csv(tmp_path / "out" / "recordings.csv")
     errors = pd.read_csv(tmp_path / "out" / "errors.csv")
     reasons = dict(zip((Path(p).name for p in errors["path"]), errors["reason"], strict=True))
-    assert list(recordings["recording"]) == ["site_a/good.wav"]
+    assert list(recordings["recording"]) == ["archive/site_a/good.wav"]  # two inputs: ids carry the folder
     assert set(reasons) == {"locked", "back", "self.wav", "cut.wav", "no_such_folder"}
     assert reasons["locked"] == "cannot list folder (permission denied)"
     assert reasons["back"].startswith("symlink loop: leads back to")
@@ -41,3 +41,4 @@ def test_loops_locked_folders_and_truncated_wavs_are_reported_and_the_rest_score
     assert reasons["cut.wav"].startswith("truncated: the WAV header promises 3.000 s of audio but the file holds")
     assert reasons["no_such_folder"] == "no such file or folder"
     assert summary.n_errors == 5 and summary.n_recordings == 1
+    assert summary.n_missing == 1 and summary.n_failed == 1  # cut.wav failed to decode; the rest are paths

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -256,14 +256,25 @@ def _recordings_and_times(
     return ids, t0, t1, used
 
 
-def write_raven(events: pd.DataFrame, path: str | os.PathLike[str], *, label_column: str = "Species") -> Path:
+def write_raven(
+    events: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    label_column: str = "Species",
+    sequence_offsets: Mapping[str, float] | None = None,
+) -> Path:
     """Write events as a Raven selection table (one Spectrogram row per box), atomically.
 
     Every row also gets ``Begin File`` (its recording id) and ``File Offset (s)``, so :func:`read_raven`
     gives back the same recordings, times, labels, presence, weights and extra columns (not ``source``,
     which names the file read). No band is written as empty frequency cells.
+
+    ``sequence_offsets`` (``{recording_id: seconds}``, where each file starts in a sequence of files) writes
+    a table over that sequence, as Raven Pro opens it with the files: ``Begin Time (s)`` and ``End Time (s)``
+    count from the start of the first file, ``File Offset (s)`` from the start of each box's own file.
     """
     events = make_events(events)
+    shift = events["recording_id"].map(sequence_offsets).to_numpy(np.float64) if sequence_offsets else 0.0
     channel = events["Channel"] if "Channel" in events.columns else pd.Series(1, index=events.index)
     extras = [c for c in events.columns if c not in EVENT_COLUMNS and c != "Channel"]
     header = [
@@ -280,7 +291,8 @@ def write_raven(events: pd.DataFrame, path: str | os.PathLike[str], *, label_col
         [str(i + 1) for i in range(len(events))],
         ["Spectrogram 1"] * len(events),
         [text_cell(v) for v in channel],
-        *([text_cell(v) for v in events[c]] for c in ("t0_s", "t1_s", "f0_hz", "f1_hz")),
+        *([text_cell(v) for v in events[c] + shift] for c in ("t0_s", "t1_s")),
+        *([text_cell(v) for v in events[c]] for c in ("f0_hz", "f1_hz")),
         list(events["label"]),
     ]
     if not events["present"].all():
