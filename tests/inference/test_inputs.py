@@ -46,3 +46,30 @@ def test_a_folder_given_through_a_symlink_still_names_its_files(tmp_path):
 def test_prefixes_fall_back_to_the_input_number_when_names_cannot_tell_roots_apart():
     prefixes = root_prefixes([Path("/"), Path("/data")])
     assert prefixes == {Path("/"): "input-1", Path("/data"): "data"}
+
+
+def test_two_folders_with_the_same_names_are_scored_and_evaluated_each_against_its_own_truth(tiny_run, tmp_path):
+    import pandas as pd
+
+    from wildtag.evaluation import evaluate_files
+    from wildtag.inference.predict import predict
+    from wildtag.testing import write_tone_bursts
+
+    survey = tmp_path / "survey"
+    write_tone_bursts(survey / "site_a" / "x.wav", 16000, 3.0, [(0.2, 2.8, 800.0)], noise_level=0.05)  # low
+    write_tone_bursts(survey / "site_b" / "x.wav", 16000, 3.0, [(0.2, 2.8, 3000.0)], noise_level=0.05)  # high
+    predict(tiny_run, [survey / "site_a", survey / "site_b"], tmp_path / "out", threshold=0.5, num_workers=0,
+            show_progress=False)
+    recordings = pd.read_csv(tmp_path / "out" / "recordings.csv").set_index("recording")
+    assert list(recordings.index) == ["site_a/x.wav", "site_b/x.wav"]
+    assert recordings.loc["site_a/x.wav", "low"] > 0.5 > recordings.loc["site_b/x.wav", "low"]
+    detections = pd.read_csv(tmp_path / "out" / "detections.csv")
+    assert set(zip(detections["recording"], detections["class"], strict=True)) == {("site_a/x.wav", "low"),
+                                                                                  ("site_b/x.wav", "high")}
+    truth = tmp_path / "labels.csv"
+    truth.write_text("file,label\nsite_a/x.wav,low\nsite_b/x.wav,high\n")
+    result = evaluate_files(tmp_path / "out" / "recordings.csv", truth)
+    assert result.n_unmatched == 0 and result.metrics["accuracy"] == 1.0
+    swapped = tmp_path / "swapped.csv"  # had the ids collided, one folder would be scored against the other's truth
+    swapped.write_text("file,label\nsite_a/x.wav,high\nsite_b/x.wav,low\n")
+    assert evaluate_files(tmp_path / "out" / "recordings.csv", swapped).metrics["accuracy"] == 0.0
