@@ -1,0 +1,69 @@
+"""``wildtag predict`` on the command line: the summary line, exit codes, detections and formats."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import wildtag.cli as cli
+from wildtag.testing import write_tone
+
+
+def _main(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
+    monkeypatch.setattr("sys.argv", ["wildtag", *argv])
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def folder(tmp_path):
+    write_tone(tmp_path / "in" / "a.wav", sample_rate=16000, duration_s=2.0, freq_hz=800.0)
+    write_tone(tmp_path / "in" / "b.wav", sample_rate=16000, duration_s=3.0, freq_hz=3000.0)
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
+    return tmp_path / "in"
+
+
+def test_predict_prints_one_summary_line_writes_summary_json_and_the_formats(untrained_run, folder, tmp_path,
+                                                                            monkeypatch, capsys):
+    thresholds = tmp_path / "thresholds.csv"
+    thresholds.write_text("class,threshold\n*,0.0\n")
+    out = tmp_path / "out"
+    code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder), "--out", str(out),
+                      "--workers", "0", "--quiet", "--threshold", str(thresholds), "--format", "raven",
+                      "--format", "csv", "--max-gap-s", "1")
+    assert code == 0, err
+    assert err.splitlines()[0].startswith("scored 2 recording(s)") and "1 failed" in err.splitlines()[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["n_scored"], summary["n_skipped"], summary["n_failed"]) == (2, 0, 1)
+    assert summary["audio_s"] == pytest.approx(5.0) and summary["times_real_time"] > 0
+    detections = pd.read_csv(out / "detections.csv")
+    assert set(detections["recording"]) == {"a.wav", "b.wav"} and (out / "raven" / "a.Table.1.selections.txt").exists()
+    code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder), "--out", str(out),
+                      "--workers", "0", "--quiet", "--threshold", str(thresholds), "--format", "raven",
+                      "--format", "csv", "--max-gap-s", "1")
+    assert code == 0 and "skipped 2 already done" in err
+
+
+def test_fail_on_error_stops_at_the_bad_file_and_nothing_scored_exits_1(untrained_run, folder, tmp_path,
+                                                                       monkeypatch, capsys):
+    code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder), "--out",
+                      str(tmp_path / "strict"), "--workers", "0", "--quiet", "--fail-on-error")
+    assert code == 2 and "broken.wav" in err and "--fail-on-error" in err
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "x.wav").write_bytes(b"RIFF....WAVEjunk")
+    code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(only_bad), "--out",
+                      str(tmp_path / "none"), "--workers", "0", "--quiet")
+    assert code == 1 and "nothing could be scored" in err
+
+
+def test_contradicting_detection_options_are_refused(untrained_run, folder, monkeypatch, capsys):
+    code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder), "--nms-iou", "0.3")
+    assert code == 2 and "--nms-iou 0.3 only applies with --nms" in err
+    code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder), "--format", "ravn",
+                      "--out", str(folder.parent / "o"))
+    assert code == 2 and "did you mean 'raven'" in err
