@@ -156,51 +156,64 @@ def detect(
 
     Columns :data:`DETECTION_COLUMNS`, sorted by start, then class order.
     """
+    return pd.DataFrame(detect_arrays(t0_s, t1_s, scores, class_names, thresholds, settings, class_boxes))
+
+
+def detect_arrays(
+    t0_s: np.ndarray,
+    t1_s: np.ndarray,
+    scores: np.ndarray,
+    class_names: Sequence[str],
+    thresholds: np.ndarray,
+    settings: DetectionSettings,
+    class_boxes: Mapping[str, Sequence[float]] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`detect` as one array per column (no DataFrame per recording: the runner calls it per file)."""
     t0_s, t1_s = np.asarray(t0_s, dtype=np.float64), np.asarray(t1_s, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)
     order = np.argsort(t0_s, kind="stable")
     t0_s, t1_s, scores = t0_s[order], t1_s[order], scores[order]
-    parts = []
-    for k, name in enumerate(class_names):
+    parts: list[tuple[int, dict[str, np.ndarray]]] = []
+    for k in np.flatnonzero((scores >= thresholds).any(axis=0)):
         above = np.flatnonzero(scores[:, k] >= thresholds[k])
-        if not len(above):
-            continue
+        column = scores[above, k].astype(np.float64)
         if settings.method == "merge":
-            events = _merge(t0_s[above], t1_s[above], scores[above, k], settings.max_gap_s)
+            events = _merge(t0_s[above], t1_s[above], column, settings.max_gap_s)
         else:
-            events = _nms(t0_s[above], t1_s[above], scores[above, k], settings.nms_iou)
-        events["class"] = name
-        band = (class_boxes or {}).get(name)
-        events["f0_hz"], events["f1_hz"] = (float(band[0]), float(band[1])) if band else (np.nan, np.nan)
-        events["k"] = k
-        parts.append(events)
+            events = _nms(t0_s[above], t1_s[above], column, settings.nms_iou)
+        parts.append((int(k), events))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
-    found = pd.concat(parts, ignore_index=True)
-    found = found[found["t1_s"] - found["t0_s"] >= settings.min_duration_s - 1e-9]
-    found = found.sort_values(["t0_s", "k"], kind="stable").reset_index(drop=True)
-    return found[list(DETECTION_COLUMNS)].astype(_DTYPES)
+        return {c: np.zeros(0, dtype=_DTYPES[c]) for c in DETECTION_COLUMNS}
+    columns = {c: np.concatenate([e[c] for _, e in parts]) for c in ("t0_s", "t1_s", "score_max", "score_mean",
+                                                                      "n_windows")}
+    k = np.concatenate([np.full(len(e["t0_s"]), k) for k, e in parts])
+    keep = columns["t1_s"] - columns["t0_s"] >= settings.min_duration_s - 1e-9
+    order = np.lexsort((k[keep], columns["t0_s"][keep]))  # by start, then class order
+    k = k[keep][order]
+    names = np.asarray(list(class_names), dtype=object)
+    bands = np.array([(class_boxes or {}).get(name, (np.nan, np.nan))[:2] for name in class_names], dtype=np.float64)
+    out = {"t0_s": columns["t0_s"][keep][order], "t1_s": columns["t1_s"][keep][order], "class": names[k]}
+    for name in ("score_max", "score_mean", "n_windows"):
+        out[name] = columns[name][keep][order].astype(_DTYPES[name])
+    out["f0_hz"], out["f1_hz"] = bands[k, 0], bands[k, 1]
+    return {c: out[c] for c in DETECTION_COLUMNS}
 
 
-_DTYPES = {"t0_s": "float64", "t1_s": "float64", "class": "str", "score_max": "float32", "score_mean": "float32",
+_DTYPES = {"t0_s": "float64", "t1_s": "float64", "class": "object", "score_max": "float32", "score_mean": "float32",
            "n_windows": "int32", "f0_hz": "float64", "f1_hz": "float64"}
 
 
-def _merge(t0: np.ndarray, t1: np.ndarray, score: np.ndarray, max_gap_s: float) -> pd.DataFrame:
+def _merge(t0: np.ndarray, t1: np.ndarray, score: np.ndarray, max_gap_s: float) -> dict[str, np.ndarray]:
     """Runs of windows no further apart than ``max_gap_s``, each one event."""
     reach = np.maximum.accumulate(t1)  # the furthest end so far: a window inside a longer one stays merged
     starts = np.flatnonzero(np.r_[True, t0[1:] > reach[:-1] + max_gap_s + 1e-9])
     counts = np.diff(np.r_[starts, len(t0)])
-    return pd.DataFrame({
-        "t0_s": t0[starts],
-        "t1_s": np.maximum.reduceat(t1, starts),
-        "score_max": np.maximum.reduceat(score, starts),
-        "score_mean": np.add.reduceat(score, starts) / counts,
-        "n_windows": counts,
-    })
+    return {"t0_s": t0[starts], "t1_s": np.maximum.reduceat(t1, starts),
+            "score_max": np.maximum.reduceat(score, starts), "score_mean": np.add.reduceat(score, starts) / counts,
+            "n_windows": counts}
 
 
-def _nms(t0: np.ndarray, t1: np.ndarray, score: np.ndarray, nms_iou: float) -> pd.DataFrame:
+def _nms(t0: np.ndarray, t1: np.ndarray, score: np.ndarray, nms_iou: float) -> dict[str, np.ndarray]:
     """Greedy non-maximum suppression of windows on the time axis."""
     order = np.lexsort((t0, -score))  # best first; ties by start
     kept: list[int] = []
@@ -210,5 +223,5 @@ def _nms(t0: np.ndarray, t1: np.ndarray, score: np.ndarray, nms_iou: float) -> p
         if not kept or np.all(np.clip(overlap, 0, None) <= nms_iou * union + 1e-12):
             kept.append(i)
     kept_array = np.sort(np.asarray(kept))
-    return pd.DataFrame({"t0_s": t0[kept_array], "t1_s": t1[kept_array], "score_max": score[kept_array],
-                         "score_mean": score[kept_array], "n_windows": np.ones(len(kept_array), dtype=np.int32)})
+    return {"t0_s": t0[kept_array], "t1_s": t1[kept_array], "score_max": score[kept_array],
+            "score_mean": score[kept_array], "n_windows": np.ones(len(kept_array), dtype=np.int32)}

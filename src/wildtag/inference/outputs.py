@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from wildtag.config import ConfigError
 from wildtag.fileio import atomic_path
-from wildtag.inference.detections import DetectionSettings, detect
+from wildtag.inference.detections import DetectionSettings, detect_arrays
 from wildtag.inference.scoring import FileResult
 from wildtag.inference.timestamps import absolute_times
 from wildtag.inference.writers import RecordingInfo, write_detections
@@ -80,10 +80,10 @@ class RecordingTables:
         tables["recordings"] = pa.table({"recording": [rid], **{c: pooled[k : k + 1] for k, c in
                                                               enumerate(self.class_names)}})
         if self.detections is not None:
-            found = detect(t0, t1, scores, self.class_names, self.thresholds, self.detections, self.class_boxes)
-            found.insert(0, "recording", rid)
-            tables["detections"] = pa.Table.from_pandas(found, schema=self.schemas["detections"],
-                                                        preserve_index=False)
+            found = detect_arrays(t0, t1, scores, self.class_names, self.thresholds, self.detections,
+                                  self.class_boxes)
+            found = {"recording": np.full(len(found["t0_s"]), rid, dtype=object), **found}
+            tables["detections"] = pa.table(found, schema=self.schemas["detections"])
         return tables
 
     def _windows(self, rid: str, t0: np.ndarray, t1: np.ndarray, scores: np.ndarray) -> pa.Table:
@@ -140,15 +140,14 @@ class ArchiveOutputs:
         if len(self._recording_parts) >= RECORDINGS_PER_CSV_CHUNK:
             self._write_recordings()
         if self.with_detections:
-            found = tables["detections"].to_pandas()
-            start = info.start if info else None
-            found["datetime"] = pd.Series(absolute_times(start, found["t0_s"].to_numpy()), dtype="string")
-            self._detections.append(found)
+            found = tables["detections"]
+            times = absolute_times(info.start if info else None, found.column("t0_s").to_numpy())
+            self._detections.append(found.append_column("datetime", pa.array(times, pa.string())))
         self.n_recordings += 1
 
     @property
     def n_detections(self) -> int:
-        return sum(len(d) for d in self._detections)
+        return sum(d.num_rows for d in self._detections)
 
     def _write_windows(self) -> None:
         if not self._window_parts:
@@ -182,9 +181,9 @@ class ArchiveOutputs:
         self._stack.close()  # renames windows.parquet and recordings.csv into place
         written = [self.out_dir / "windows.parquet", self.out_dir / "recordings.csv"]
         if self.with_detections:
-            empty = schemas["detections"].empty_table().to_pandas().assign(datetime=pd.Series(dtype="string"))
-            detections = pd.concat([empty, *self._detections], ignore_index=True) if self._detections else empty
-            detections = detections.astype({"n_windows": "int32", "score_max": "float32", "score_mean": "float32"})
+            schema = schemas["detections"].append(pa.field("datetime", pa.string()))
+            detections = pa.concat_tables([schema.empty_table(), *self._detections]).to_pandas()
+            detections["datetime"] = detections["datetime"].astype("string")
             written += write_detections(detections, self.out_dir, self.formats, self.recordings,
                                         nyquist_hz=self.nyquist_hz)
         return written
