@@ -128,16 +128,27 @@ def evaluate(
     labels: Annotated[Path, typer.Argument(help="Clip-label CSV, Raven table(s) folder, RFCx CSV, events table.")],
     out: Annotated[Path | None, typer.Option("--out", help="Write metrics JSON here.")] = None,
     threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="For F1, precision, recall.")] = 0.5,
+    iou: Annotated[float, typer.Option("--iou", min=0.01, max=1.0, help="Detections: overlap (IoU) that counts "
+                                                                           "as found.")] = 0.5,
+    plots: Annotated[Path | None, typer.Option("--plots", help="Write PNG plots (PR curves, score histograms, "
+                                                                "confusion matrix) into this folder.")] = None,
 ) -> None:
     """Metrics of predictions against labels: LWLRAP, LRAP, mAP, ROC-AUC, F1, accuracy, per class.
+
+    detections.csv (predict --detect) against boxes: event-level precision, recall, F1 and AP per class.
 
     \b
     Example: wildtag evaluate preds/recordings.csv labels.csv --out metrics.json
     """
     from wildtag.evaluation import evaluate_files
 
-    result = evaluate_files(predictions, labels, threshold=threshold)
+    result = evaluate_files(predictions, labels, threshold=threshold, iou=iou)
     print_metrics(result.metrics)
+    if plots is not None:
+        from wildtag.evaluation_events import write_plots
+
+        written = write_plots(result, plots)
+        console.print(f"plots: {', '.join(str(p) for p in written) or 'none (nothing to draw)'}")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(result.to_json() + "\n")

@@ -9,7 +9,7 @@ absent). Both meet by recording id, the audio path relative to the folder predic
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,11 @@ class Evaluation:
     metrics: dict[str, Any]
     per_class: pd.DataFrame
     n_unmatched: int
+    # what the plots are drawn from (wildtag.evaluation_events.write_plots)
+    targets: np.ndarray | None = field(default=None, repr=False)
+    scores: np.ndarray | None = field(default=None, repr=False)
+    class_names: list[str] | None = None
+    detections: pd.DataFrame | None = field(default=None, repr=False)  # with a true_positive column
 
     def to_json(self) -> str:
         return json.dumps({**self.metrics, "n_unmatched_predictions": self.n_unmatched,
@@ -96,14 +101,20 @@ def _score_columns(predictions: pd.DataFrame, class_map: ClassMap, origin: str) 
 
 
 def evaluate_files(predictions_path: str | Path, labels_path: str | Path, *, threshold: float = 0.5,
-                   label_format: str = "auto") -> Evaluation:
+                   label_format: str = "auto", iou: float = 0.5) -> Evaluation:
     """Metrics of a predictions file against a labels file (clip labels or boxes).
 
     Predictions and labels meet by recording id (:mod:`wildtag.labels.ids`): ``site_a/0600.wav`` and
     ``site_b/0600.wav`` are different recordings; a bare ``0600`` in the labels matches only when one
     prediction alone ends with it. A recording (or window) listed twice in either file is an error.
     """
+    from wildtag.evaluation_events import evaluate_detection_files, is_detections, score_table
+
     predictions = read_predictions(predictions_path)
+    if is_detections(predictions):  # detections.csv/.parquet from predict --detect: event-level metrics
+        return evaluate_detection_files(predictions_path, labels_path, iou=iou, label_format=label_format,
+                                        detections=predictions)
+    predictions = score_table(predictions)  # without a datetime column; long windows made wide
     check_unique_predictions(predictions, str(predictions_path))
     labels_read = read_labels(Path(labels_path), label_format)
     labels = labels_read.table
@@ -145,4 +156,4 @@ def evaluate_files(predictions_path: str | Path, labels_path: str | Path, *, thr
     scores = _score_columns(matched, class_map, str(predictions_path))
     metrics = evaluate(targets, scores, list(class_map.names), threshold=threshold)
     table = per_class_table(targets, scores, list(class_map.names), threshold=threshold)
-    return Evaluation(metrics, table, len(predictions) - len(matched))
+    return Evaluation(metrics, table, len(predictions) - len(matched), targets, scores, list(class_map.names))
