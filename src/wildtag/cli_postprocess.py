@@ -82,7 +82,8 @@ def register(app: typer.Typer) -> None:
         ):
             if not all((folder / name).is_file() for folder in inputs):
                 continue
-            tables = [read(folder / name) for folder in inputs]
+            # predict --datetime adds absolute times to windows: not a score to combine
+            tables = [read(folder / name).drop(columns=["datetime"], errors="ignore") for folder in inputs]
             classes = [c for c in tables[0].columns if c not in keys]
             combined = combine(tables, keys, classes, method, given)
             if name.endswith(".parquet"):
