@@ -1,4 +1,5 @@
-"""``wildtag predict``: resumable archive scoring, detections and the tables Raven / Audacity / Kaleidoscope open.
+"""``wildtag predict``: resumable archive scoring, detections and the tables Raven / Audacity / Kaleidoscope open;
+``wildtag report``: a run's training curves, per-class table and model card as one HTML page.
 
     wildtag predict runs/birds survey/ --out preds                       # windows, recordings, errors
     wildtag predict runs/birds survey/ --out preds --detect --threshold 0.6 --format raven --format csv
@@ -28,7 +29,17 @@ def _threshold(value: str | None) -> float | Path | None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``predict`` to the wildtag CLI."""
+    """Add ``predict`` and ``report`` to the wildtag CLI."""
+
+    @app.command()
+    def report(
+        run_dir: Annotated[Path, typer.Argument(help="A run directory written by `wildtag train`.")],
+        out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RUN_DIR/report.html).")] = None,
+    ) -> None:
+        """One HTML page of a run: out-of-fold metrics, each fold's training curves, per-class table, model card."""
+        from wildtag.report import write_report
+
+        typer.echo(f"wrote {write_report(run_dir, out)}")
 
     @app.command()
     def predict(
