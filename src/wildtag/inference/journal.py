@@ -29,6 +29,7 @@ network file system.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -280,7 +281,7 @@ class ShardWriter:
     """Buffers whole recordings' rows and commits them as one shard every ``max_recordings`` recordings,
     ``max_audio_s`` seconds of audio or ``max_wall_s`` seconds of wall time, whichever comes first.
 
-    Closing it (or leaving its ``with`` block without an error) commits what is buffered.
+    Leaving its ``with`` block, with or without an error, commits what is buffered (whole recordings only).
     """
 
     def __init__(self, journal: ArchiveJournal, *, max_recordings: int = 500, max_audio_s: float = 36000.0,
@@ -302,6 +303,9 @@ class ShardWriter:
     def __exit__(self, exc_type: object, *exc: object) -> None:
         if exc_type is None:
             self.flush()
+        else:  # stopped (Ctrl-C, --fail-on-error): the recordings buffered are complete, keep them
+            with contextlib.suppress(Exception):
+                self.flush()
 
     def add(self, recording_id: str, stamp: FileStamp, tables: Mapping[str, pa.Table], *, audio_s: float,
             extra: Mapping[str, Any] | None = None) -> None:

@@ -15,7 +15,8 @@ Per recording (:class:`RecordingTables`), three Arrow tables:
 :class:`ArchiveOutputs` streams them, recording by recording in output order, into ``windows.parquet``,
 ``recordings.csv`` and the detection formats, each written to a temporary file and renamed when complete.
 With ``datetime`` on, windows gain a ``datetime`` column (ISO 8601 start of each window, empty when the
-recording's start is unknown); detections always have one.
+recording's start is unknown); detections always have one. Windows and recordings are streamed to disk;
+detections are held until the end (the combined Raven table needs them all): about 100 bytes each.
 """
 
 from __future__ import annotations

@@ -245,7 +245,7 @@ def predict(
         failed_by_reason=dict(Counter(_reason_kind(e["reason"]) for e in failed).most_common()),
         n_windows=outputs.n_windows, audio_s=scored["audio_s"], wall_s=time.perf_counter() - started,
         n_detections=outputs.n_detections if detection is not None else None,
-        outputs=[str(p.relative_to(out_dir)) for p in written] + ["errors.csv", "summary.json"],
+        outputs=_top_level(written, out_dir) + ["errors.csv", "summary.json"],
     )
     write_text_atomic(out_dir / "summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
@@ -353,6 +353,12 @@ def _info(task: FileTask, roots: dict[Path, Path], starts: StartTimes) -> Record
 
 def _with_duration(info: RecordingInfo, duration_s: float) -> RecordingInfo:
     return RecordingInfo(info.path, info.root, float(duration_s), info.start)
+
+
+def _top_level(written: list[Path], out_dir: Path) -> list[str]:
+    """``windows.parquet``, ``raven/`` ...: the files and folders written (not every table in a folder)."""
+    names = [p.relative_to(out_dir).parts for p in written]
+    return list(dict.fromkeys(parts[0] + ("/" if len(parts) > 1 else "") for parts in names))
 
 
 def _reason_kind(reason: str) -> str:

@@ -103,15 +103,31 @@ def raven_events(detections: pd.DataFrame, nyquist_hz: float) -> pd.DataFrame:
 
 def write_raven_tables(detections: pd.DataFrame, folder: Path, recordings: Mapping[str, RecordingInfo], *,
                        nyquist_hz: float) -> list[Path]:
-    """One selection table per recording, and the combined table over the sequence in ``files.txt``."""
+    """One selection table per recording, and the combined table over the sequence in ``files.txt``.
+
+    The per-recording tables are cut from one table of all recordings written by
+    :func:`wildtag.labels.write_raven` (a call costs tens of milliseconds, too much once per file of an
+    archive): its rows split by ``Begin File``, each table's selections numbered from 1.
+    """
+    import tempfile
+
     from wildtag.labels import write_raven
 
     events = raven_events(detections, nyquist_hz)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".tables-") as scratch:
+        every = write_raven(events, Path(scratch) / "all.selections.txt").read_text(encoding="utf-8")
+    header, *rows = every.splitlines()
+    file_column = header.split("\t").index("Begin File")
+    by_recording: dict[str, list[str]] = {}
+    for row in rows:
+        cells = row.split("\t")  # write_raven refuses tabs and line breaks inside cells
+        by_recording.setdefault(cells[file_column], []).append(cells)
     names = table_names(recordings, ".Table.1.selections.txt")
-    by_recording = dict(tuple(events.groupby("recording_id", sort=False)))
     written = []
     for rid in recordings:
-        written.append(write_raven(by_recording.get(rid, events.iloc[:0]), folder / names[rid]))
+        lines = [header] + ["\t".join([str(i), *cells[1:]]) for i, cells in enumerate(by_recording.get(rid, []), 1)]
+        written.append(write_text_atomic(folder / names[rid], "\n".join(lines) + "\n"))
     offsets, position = {}, 0.0
     for rid, info in recordings.items():
         offsets[rid] = position
