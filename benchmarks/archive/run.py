@@ -7,12 +7,13 @@ Builds, from real clips (InsectSet32 in the shared data, else the bundled exampl
 is the demo recipe's architecture (tiny CNN, 22.05 kHz log-mel, 2-s windows, hop 1 s), untrained: speed does
 not depend on the weights. Then:
 
-1. in this process, after one warm-up run, interleaved (on/off, then off/on), ``predict`` with the journal (shards, manifest, assembly from the shards)
+1. in this process, after one unmeasured pass over the short files (page cache, one-off costs), interleaved
+   (on/off, then off/on, ...), ``predict`` with the journal (shards, manifest, assembly from the shards)
    and without it (``journal=False``: rows go straight into the outputs), ``--repeats`` times on the short
    files and once on the long file: the journal's overhead is the ratio of the two walls, and the time
    spent inside the journal's own operations (commits, manifest, reading shards back) is timed directly;
 2. ``wildtag predict`` in a fresh process per data set, for its wall (start-up included) and peak RSS
-   (the process and its decode worker), writing Raven tables too (one per recording and the combined one).
+   (``VmHWM`` of the process, and of its decode worker), writing Raven tables too (one per recording and the combined one).
 
 The in-process runs write detections as CSV only, so that the journal's cost is compared against a baseline
 that is not mostly per-file table writing.
@@ -106,6 +107,22 @@ def demo_model(folder: Path) -> Path:
     return folder
 
 
+def peak_rss_mb(reset: bool = False) -> float | None:
+    """This process's peak resident memory (``VmHWM``) in MB; ``reset`` starts a new peak (Linux >= 4.0).
+
+    Not ``getrusage``: Linux keeps ``ru_maxrss`` across ``execve``, so a child would report its parent's peak.
+    """
+    try:
+        if reset:
+            Path("/proc/self/clear_refs").write_text("5")
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 class JournalClock:
     """Seconds spent inside the journal's own operations (commit, manifest, reading shards back)."""
 
@@ -136,11 +153,12 @@ def in_process(run: Path, data: Path, out: Path, journal: bool, clock: JournalCl
 
     shutil.rmtree(out, ignore_errors=True)
     before = clock.seconds
+    peak_rss_mb(reset=True)
     started = time.perf_counter()
     summary = predict(run, [data], out, journal=journal, num_workers=workers, detect=True, threshold=0.5,
                       formats=["csv"], show_progress=False)
     wall = time.perf_counter() - started
-    return {"journal": journal, "wall_s": wall, "journal_ops_s": clock.seconds - before,
+    return {"journal": journal, "wall_s": wall, "journal_ops_s": clock.seconds - before, "peak_rss_mb": peak_rss_mb(),
             "recordings": summary.n_recordings, "audio_s": summary.audio_s, "windows": summary.n_windows,
             "files_per_s": summary.n_recordings / wall, "x_real_time": summary.audio_s / wall}
 
@@ -152,11 +170,13 @@ def fresh_process(run: Path, data: Path, out: Path, workers: int) -> dict:
     code = (
         "import resource, sys, time\n"
         "started = time.perf_counter()\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from run import peak_rss_mb\n"
         "from wildtag.cli import main\n"
         f"sys.argv = ['wildtag', 'predict', {str(run)!r}, {str(data)!r}, '--out', {str(out)!r}, '--quiet',"
         f" '--workers', '{workers}', '--threshold', '0.5', '--format', 'csv', '--format', 'raven']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "own = int(peak_rss_mb() * 1024)\n"
         "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
         "print(time.perf_counter() - started, own, kids)\n"
     )
@@ -173,7 +193,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/wildtag-archive-bench"))
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--hours", type=float, default=3.0)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     work = args.work
@@ -187,13 +207,13 @@ def main() -> None:
     clock = JournalClock()
     results = {"uptime_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
                "cpus": os.cpu_count(), "source_clips": str(clips[0].parent), "in_process": [], "fresh_process": []}
-    warm = work / "warm"  # the first predict in a process pays one-off costs (allocator, kernels): not measured
-    if not warm.is_dir():
-        warm.mkdir(parents=True)
-        for path in sorted(short.rglob("*.wav"))[:20]:
-            os.link(path, warm / path.name)
-    in_process(run, warm, work / "out" / "warm", True, clock, args.workers)
-    for name, data, repeats in (("2000 short files", short, args.repeats), ("3-hour file", long.parent, 1)):
+    # not measured: the first predict in a process pays one-off costs (allocator, kernels), and the first
+    # pass over the files reads them from disk into the page cache
+    in_process(run, short, work / "out" / "warm", False, clock, args.workers)
+    for name, data, repeats in (("2000 short files", short, args.repeats), ("3-hour file", long.parent, 2)):
+        with open(long, "rb") as handle:  # into the page cache, so that no measured run reads it from disk
+            while handle.read(1 << 24):
+                pass
         for repeat in range(repeats):
             for journal in ((True, False) if repeat % 2 == 0 else (False, True)):
                 row = in_process(run, data, work / "out" / f"{name}-{journal}", journal, clock, args.workers)
@@ -209,8 +229,8 @@ def main() -> None:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| data | journal | wall s (median) | files/s | x real time | journal's own ops s | overhead vs off |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| data | journal | wall s (median) | files/s | x real time | journal's own ops s | overhead vs off | "
+             "peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["data"] for r in results["in_process"]):
         rows = [r for r in results["in_process"] if r["data"] == name]
         off = float(np.median([r["wall_s"] for r in rows if not r["journal"]]))
@@ -220,7 +240,8 @@ def markdown(results: dict) -> str:
             ops = float(np.median([r["journal_ops_s"] for r in mine]))
             lines.append(f"| {name} | {'on' if journal else 'off'} | {wall:.1f} | {mine[0]['recordings'] / wall:.1f} | "
                          f"{mine[0]['audio_s'] / wall:.0f} | {ops:.2f} ({100 * ops / wall:.1f} %) | "
-                         f"{'' if not journal else f'{100 * (wall - off) / off:+.1f} %'} |")
+                         f"{'' if not journal else f'{100 * (wall - off) / off:+.1f} %'} | "
+                         f"{max(r['peak_rss_mb'] or 0 for r in mine):.0f} |")
     lines += ["", "| data (fresh `wildtag predict`) | wall s | files/s | x real time | peak RSS MB | decode worker MB |",
               "|---|---|---|---|---|---|"]
     for r in results["fresh_process"]:
