@@ -84,10 +84,8 @@ def build_long_file(path: Path, hours: float, clips: list[Path]) -> float:
 
 def demo_model(folder: Path) -> Path:
     """An untrained run with the demo recipe's architecture and inference settings."""
-    import torch
-
-    from wildtag.models import Tagger
     from wildtag.models.card import InferenceDefaults, ModelCard, Provenance
+    from wildtag.testing import write_model_run
 
     card = ModelCard(
         sample_rate=22050, window_s=2.0, class_names=tuple(f"species_{k}" for k in range(4)),
@@ -97,14 +95,7 @@ def demo_model(folder: Path) -> Path:
         inference=InferenceDefaults(window_s=2.0, hop_s=1.0, aggregate={"name": "mean"}),
         provenance=Provenance(wildtag_version="bench", created="2026-12-02T00:00:00Z"),
     )
-    torch.manual_seed(0)
-    model = Tagger.from_card(card).eval()
-    ckpt = folder / "fold-0" / "checkpoints" / "best.ckpt"
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-                "wildtag": {"card": card.to_dict()}}, ckpt)
-    card.save(folder / "model.json")
-    return folder
+    return write_model_run(folder, card)
 
 
 def peak_rss_mb(reset: bool = False) -> float | None:

@@ -91,3 +91,21 @@ def write_tone_clip_dataset(
     labels = root / "labels.csv"
     labels.write_text("file,label,split\n" + "\n".join(rows) + "\n")
     return labels
+
+
+def write_model_run(folder: Path, card, seed: int = 0) -> Path:
+    """A run directory holding one fold of a randomly initialised model built from ``card`` (a
+    :class:`~wildtag.models.card.ModelCard`): a real weights-only checkpoint plus ``model.json``, for tests
+    and benchmarks that need a model whose speed or plumbing, not its accuracy, matters."""
+    import torch
+
+    from wildtag.models import Tagger
+
+    torch.manual_seed(seed)
+    model = Tagger.from_card(card).eval()
+    ckpt = Path(folder) / "fold-0" / "checkpoints" / "best.ckpt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+                "wildtag": {"card": card.to_dict()}}, ckpt)
+    card.save(Path(folder) / "model.json")
+    return Path(folder)

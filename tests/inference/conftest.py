@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from wildtag.demo import EXAMPLE_DIR
-from wildtag.models import Tagger
 from wildtag.models.card import InferenceDefaults, ModelCard, Provenance
+from wildtag.testing import write_model_run
 
 INSECT_CLASSES = ("Chorthippusbiguttulus", "Grylluscampestris", "Nemobiussylvestris", "Platypleuraplumosa")
 
@@ -26,14 +25,7 @@ def write_untrained_run(folder: Path, *, classes=INSECT_CLASSES, sample_rate=160
                                     detections=detections, class_boxes=class_boxes),
         provenance=Provenance(wildtag_version="test", created="2026-01-01T00:00:00Z"),
     )
-    torch.manual_seed(seed)
-    model = Tagger.from_card(card).eval()
-    ckpt = folder / "fold-0" / "checkpoints" / "best.ckpt"
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-                "wildtag": {"card": card.to_dict()}}, ckpt)
-    card.save(folder / "model.json")
-    return folder
+    return write_model_run(folder, card, seed)
 
 
 @pytest.fixture(scope="session")
