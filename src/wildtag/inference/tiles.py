@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from wildtag.models.activation import activate
+
 ACTIVATIONS = ("sigmoid", "softmax")
 
 # tiny_cnn halves the time axis four times (/16); narrower tiles leave it nothing to pool.
@@ -93,7 +95,7 @@ def _probabilities(model: nn.Module, tiles: Tensor, activation: str, chunk: int)
     logits = torch.cat(
         [model.forward_head(model.forward_features(part))["logits"] for part in tiles.split(chunk)]
     )
-    return torch.sigmoid(logits) if activation == "sigmoid" else torch.softmax(logits, dim=-1)
+    return activate(logits, activation)
 
 
 def _check(
