@@ -28,6 +28,18 @@ def _threshold(value: str | None) -> float | Path | None:
         return Path(value)
 
 
+ENGINES = ("local", "ray")
+
+
+def _engine(name: str, address: str | None) -> object | None:
+    """``--engine``: None for the local engine, else a :class:`~wildtag.inference.ray_engine.RayEngine`."""
+    if name == "local":
+        return None
+    from wildtag.inference.ray_engine import RayEngine
+
+    return RayEngine(address)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``predict`` and ``report`` to the wildtag CLI."""
 
@@ -87,6 +99,12 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Start over in an existing --out.")] = False,
         fail_on_error: Annotated[bool, typer.Option(
             "--fail-on-error", help="Stop at the first file that cannot be read (exit 2).")] = False,
+        engine: Annotated[str, typer.Option(
+            "--engine", help="local (this machine) | ray (Ray tasks on a cluster; pip install 'wildtag[ray]')")
+        ] = "local",
+        address: Annotated[str | None, typer.Option(
+            "--address", help="With --engine ray: the cluster (auto, ray://head:10001; default: running or "
+                              "a new local one).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
     ) -> None:
         """Score recordings window by window, resumably; write windows, recordings, detections, summary.
@@ -105,6 +123,13 @@ def register(app: typer.Typer) -> None:
             raise CommandLineError(f"--nms-iou {nms_iou} only applies with --nms")
         if max_gap_s is not None and nms:
             raise CommandLineError("--max-gap-s merges windows; --nms keeps windows apart: choose one")
+        if engine not in ENGINES:
+            from wildtag.suggest import did_you_mean
+
+            raise CommandLineError(f"unknown --engine {engine!r}{did_you_mean(engine, ENGINES)}; "
+                                   f"choose one of {', '.join(ENGINES)}")
+        if address is not None and engine != "ray":
+            raise CommandLineError(f"--address {address} only applies with --engine ray")
         missing = [str(p) for p in [run, *paths] if not p.exists()]
         if missing:
             raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
@@ -121,6 +146,7 @@ def register(app: typer.Typer) -> None:
             detection_options=options or None, formats=format_ or (), windows_top_k=windows_top_k,
             windows_min_score=windows_min_score, metadata=metadata, timezone=timezone, datetime=with_datetime,
             overwrite=overwrite, fail_on_error=fail_on_error, show_progress=not quiet,
+            engine=_engine(engine, address),
         )
         sys.stderr.write(summary.line() + "\n")
         if summary.n_errors:
