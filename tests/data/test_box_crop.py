@@ -100,3 +100,20 @@ def test_class_boxes_can_come_from_all_folds(boxes, names):
     assert sampler.class_bands_hz == {"a": (5000.0, 8000.0), "b": (1000.0, 1800.0)}
     assert sampler.class_durations_s == pytest.approx({"a": 1.3, "b": 0.4})
     assert len(sampler) == len(one_fold)
+
+
+def test_an_empty_recording_gives_crops_of_a_random_class_taught_as_absent(boxes, names):
+    recordings = RecordingSet([*RECORDINGS.values(), Recording("quiet", "/audio/quiet.wav", 32000, 1, 30.0)])
+    sampler = BoxCropSampler(boxes, recordings, names, empty_recordings=["quiet"])
+    assert len(sampler) == len(boxes) + 1
+    classes = set()
+    for seed in range(30):
+        item = sampler.item(len(boxes), np.random.default_rng(seed))
+        c = int(np.flatnonzero(~np.isnan(item.target))[0])
+        assert item.recording_id == "quiet" and item.target[c] == 0.0 and np.isnan(item.target).sum() == 1
+        name = names.names[c]
+        assert item.band_hz == sampler.class_bands_hz[name]
+        assert item.t1_s - item.t0_s == pytest.approx(sampler.class_durations_s[name])
+        assert 0.0 <= item.t0_s and item.t1_s <= 30.0
+        classes.add(c)
+    assert classes == {0, 1}

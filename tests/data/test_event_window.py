@@ -112,3 +112,36 @@ def test_samplers_take_a_recording_set_not_a_dict_of_durations(make_events, clas
     events = make_events([("long", 1.0, 2.0, "a", True)])
     with pytest.raises(TypeError, match="RecordingSet"):
         EventWindowSampler(events, {"long": 60.0}, class_map, window_s=5.0)
+
+
+@pytest.mark.parametrize(("unknown", "expected"), [("zero", 0.0), ("nan", np.nan)])
+def test_an_empty_recording_gives_background_windows_all_absent_or_all_unknown(
+    make_events, class_map, unknown, expected
+):
+    # "long" holds one box; "short" was checked and holds nothing (a Raven table with no rows)
+    events = make_events([("long", 1.0, 2.0, "a", True)])
+    empty = RecordingSet(Recording(r, f"/audio/{r}.wav", 32000, 1, d) for r, d in {"long": 60.0, "quiet": 30.0}.items())
+    sampler = EventWindowSampler(events, empty, class_map, window_s=5.0, unknown=unknown,
+                                 empty_recordings=["quiet"])  # fmt: skip
+    assert len(sampler) == 2 and sampler.num_background == 1
+    starts = set()
+    for seed in range(20):
+        item = sampler.item(1, np.random.default_rng(seed))
+        assert item.recording_id == "quiet" and 0.0 <= item.t0_s and item.t1_s <= 30.0
+        assert item.t1_s - item.t0_s == pytest.approx(5.0)
+        np.testing.assert_array_equal(item.target, np.full(len(class_map), expected, np.float32))
+        starts.add(item.t0_s)
+    assert len(starts) == 20  # anywhere in the recording, by the generator
+    assert sampler.item(0, np.random.default_rng(0)).target[0] == 1.0  # the box's window is unchanged
+
+
+def test_an_empty_recording_alone_is_enough_to_sample_and_must_be_empty(make_events, class_map):
+    events = make_events([("long", 1.0, 2.0, "a", False)])
+    sampler = EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0, unknown="zero",
+                                 include_absent=False, empty_recordings=["short"])  # fmt: skip
+    item = sampler.item(0, np.random.default_rng(0))
+    assert len(sampler) == 1 and item.recording_id == "short" and item.t0_s == 0.0  # shorter than the window
+    with pytest.raises(ValueError, match="have label rows"):
+        EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0, empty_recordings=["long"])
+    with pytest.raises(ValueError, match="not in the recording set"):
+        EventWindowSampler(events, RECORDINGS, class_map, window_s=5.0, empty_recordings=["gone"])

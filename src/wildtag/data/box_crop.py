@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,8 +11,10 @@ import pandas as pd
 from wildtag.data.items import WindowItem
 from wildtag.data.samplers import (
     SAMPLERS,
+    background_start,
     check_index,
     clamp_start,
+    empty_recording_durations,
     items_per_epoch,
     require_columns,
     require_recordings,
@@ -40,6 +42,10 @@ class BoxCropSampler:
     ``class_bands_hz`` and ``class_durations_s`` (dicts keyed by class name, in class order) are
     what inference needs to crop the same way; save them with the model.
 
+    ``empty_recordings`` are recordings checked with nothing found (a Raven table with a header and no
+    rows): each adds one background item, the crop of a random class (its band and duration) at a random
+    offset, taught like a false-positive box of that class (that class 0, every other class NaN).
+
         >>> sampler = BoxCropSampler(events, recordings, cmap, time_jitter=0.1)
         >>> sampler.class_bands_hz["wren"]
         (5000.0, 8000.0)
@@ -54,6 +60,7 @@ class BoxCropSampler:
         samples_per_epoch: int | None = None,
         time_jitter: float = 0.0,
         class_boxes_from: pd.DataFrame | None = None,
+        empty_recordings: Iterable[str] = (),
     ):
         """``class_boxes_from``: learn bands and durations from this table (e.g. all folds' boxes, so that
         every fold crops the same way and can be averaged) instead of ``events``."""
@@ -82,7 +89,9 @@ class BoxCropSampler:
         self.class_durations_s: dict[str, float] = {
             name: float(durations[i]) for i, name in enumerate(class_map.names)
         }
-        self._length = items_per_epoch(samples_per_epoch, len(self._recording), "boxes")
+        self._empty_durations_s = empty_recording_durations(empty_recordings, events, recordings)
+        self._empty = list(self._empty_durations_s)
+        self._length = items_per_epoch(samples_per_epoch, len(self._recording) + len(self._empty), "boxes")
 
     def __len__(self) -> int:
         return self._length
@@ -94,7 +103,9 @@ class BoxCropSampler:
 
     def item(self, index: int, rng: np.random.Generator) -> WindowItem:
         check_index(index, self._length)
-        k = index % len(self._recording)
+        k = index % (len(self._recording) + len(self._empty))
+        if k >= len(self._recording):
+            return self._background_item(self._empty[k - len(self._recording)], rng)
         rid = self._recording[k]
         c = int(self._boxes.class_index[k])
         crop_s = float(self._duration_of_class[c])
@@ -107,6 +118,16 @@ class BoxCropSampler:
         target[c] = 1.0 if self._boxes.present[k] or self._tp_inside(rid, c, t0_s, t1_s) else 0.0
         band = self._band_of_class[c]
         return WindowItem(rid, t0_s, t1_s, target, float(self._boxes.weight[k]), (band[0], band[1]))
+
+    def _background_item(self, recording_id: str, rng: np.random.Generator) -> WindowItem:
+        """The crop of a random class anywhere in a recording that holds nothing: that class absent."""
+        c = int(rng.integers(self.num_classes))
+        crop_s = float(self._duration_of_class[c])
+        t0_s = background_start(self._empty_durations_s[recording_id], crop_s, rng)
+        target = np.full(self.num_classes, np.nan, dtype=np.float32)
+        target[c] = 0.0
+        band = self._band_of_class[c]
+        return WindowItem(recording_id, t0_s, t0_s + crop_s, target, 1.0, (band[0], band[1]))
 
     def _tp_inside(self, recording_id: str, class_index: int, t0_s: float, t1_s: float) -> bool:
         tps = self._tp_by_recording.get(recording_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,8 +11,10 @@ import pandas as pd
 from wildtag.data.items import WindowItem
 from wildtag.data.samplers import (
     SAMPLERS,
+    background_start,
     check_index,
     clamp_start,
+    empty_recording_durations,
     items_per_epoch,
     require_columns,
     require_recordings,
@@ -49,6 +51,10 @@ class EventWindowSampler:
     overlapped absent boxes 0 (unless the class is also present), other classes NaN or 0 (``unknown``),
     per-class weights from the events' ``weight`` column.
 
+    ``empty_recordings`` are recordings checked with nothing found (a Raven table with a header and no
+    rows): each adds one background item, a window at a random offset in it, with every class absent
+    (0) when ``unknown="zero"`` (absences count), else every class unknown (NaN, masked out of the loss).
+
         >>> sampler = EventWindowSampler(events, recordings, cmap, window_s=5.0)
         >>> item = sampler.item(0, np.random.default_rng(0))
     """
@@ -64,6 +70,7 @@ class EventWindowSampler:
         include_absent: bool = True,
         samples_per_epoch: int | None = None,
         min_overlap: float = 0.5,
+        empty_recordings: Iterable[str] = (),
     ):
         require_columns(events, ("recording_id", "t0_s", "t1_s", "label"), "Event")
         check_unknown(unknown)
@@ -83,7 +90,9 @@ class EventWindowSampler:
         self._pick_recording = recording_ids[picked]
         self._pick_t0_s = all_events.t0_s[picked]
         self._pick_t1_s = all_events.t1_s[picked]
-        self._length = items_per_epoch(samples_per_epoch, len(self._pick_recording), "events")
+        self._empty_durations_s = empty_recording_durations(empty_recordings, events, recordings)
+        self._empty = list(self._empty_durations_s)
+        self._length = items_per_epoch(samples_per_epoch, self.num_events + self.num_background, "events")
 
     def __len__(self) -> int:
         return self._length
@@ -93,9 +102,16 @@ class EventWindowSampler:
         """Events the items cycle over."""
         return len(self._pick_recording)
 
+    @property
+    def num_background(self) -> int:
+        """Background items: one per empty recording."""
+        return len(self._empty)
+
     def item(self, index: int, rng: np.random.Generator) -> WindowItem:
         check_index(index, self._length)
-        k = index % self.num_events
+        k = index % (self.num_events + self.num_background)
+        if k >= self.num_events:
+            return self._background_item(self._empty[k - self.num_events], rng)
         rid = self._pick_recording[k]
         t0_s = self._window_start(self._pick_t0_s[k], self._pick_t1_s[k], self._durations_s[rid], rng)
         t1_s = t0_s + self.window_s
@@ -103,6 +119,12 @@ class EventWindowSampler:
             t0_s, t1_s, self._events_by_recording[rid], self.num_classes, self.unknown, self.min_overlap
         )
         return WindowItem(rid, t0_s, t1_s, target, weight)
+
+    def _background_item(self, recording_id: str, rng: np.random.Generator) -> WindowItem:
+        """A window anywhere in a recording that holds nothing: all absent, or all unknown."""
+        t0_s = background_start(self._empty_durations_s[recording_id], self.window_s, rng)
+        target = np.full(self.num_classes, 0.0 if self.unknown == "zero" else np.nan, dtype=np.float32)
+        return WindowItem(recording_id, t0_s, t0_s + self.window_s, target)
 
     def _window_start(
         self, event_t0_s: float, event_t1_s: float, duration_s: float, rng: np.random.Generator

@@ -83,6 +83,26 @@ def require_recordings(table: pd.DataFrame, recordings: Mapping[str, Recording],
     return durations_s
 
 
+def empty_recording_durations(
+    empty_recordings: Iterable[str], table: pd.DataFrame, recordings: Mapping[str, Recording]
+) -> dict[str, float]:
+    """``{recording id: duration_s}`` of recordings that were checked and hold nothing (a Raven table with a
+    header and no rows): each must be in ``recordings`` and have no row in ``table``."""
+    ids = list(dict.fromkeys(str(r) for r in empty_recordings))
+    missing = [r for r in ids if r not in recordings]
+    if missing:
+        raise ValueError(f"empty recording(s) {missing[:5]} are not in the recording set ({len(recordings)} recordings)")
+    with_rows = sorted(set(ids) & set(table["recording_id"].astype(str)))
+    if with_rows:
+        raise ValueError(f"recording(s) {with_rows[:5]} have label rows; they are not empty")
+    return {r: recordings[r].duration_s for r in ids}
+
+
+def background_start(duration_s: float, length_s: float, rng: np.random.Generator) -> float:
+    """A uniformly random start of a window of ``length_s`` inside [0, duration_s] (0 if it does not fit)."""
+    return float(rng.uniform(0.0, duration_s - length_s)) if duration_s > length_s else 0.0
+
+
 def items_per_epoch(samples_per_epoch: int | None, num_rows: int, what: str) -> int:
     """``samples_per_epoch`` when given (must be positive), else one item per row."""
     if num_rows == 0:

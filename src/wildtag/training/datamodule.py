@@ -8,7 +8,8 @@ deterministically, from the sampler (for boxes), so that validation measures wha
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from wildtag.config import ExperimentConfig, Part
 from wildtag.data import SAMPLERS, WindowDataset, WindowItem, clip_targets, collate_windows
 from wildtag.inference.plan import window_spans
 from wildtag.training.prepare import LabelledData
+
+log = logging.getLogger(__name__)
 
 
 class PlannedWindows:
@@ -90,9 +93,13 @@ def _shard() -> tuple[int, int]:
 def create_sampler_for(part: Part, **available) -> object:
     """Build a registered sampler, passing only the shared arguments its factory accepts."""
     factory = SAMPLERS.get(part.name)
-    params = inspect.signature(factory).parameters
-    accepted = {k: v for k, v in available.items() if k in params}
+    accepted = {k: v for k, v in available.items() if _accepts(part, k)}
     return factory(**accepted, **part.kwargs)
+
+
+def _accepts(part: Part, argument: str) -> bool:
+    """Whether the sampler registered as ``part.name`` takes ``argument``."""
+    return argument in inspect.signature(SAMPLERS.get(part.name)).parameters
 
 
 @dataclass
@@ -131,7 +138,11 @@ class FoldDataModule(L.LightningDataModule):
     """Training and validation loaders for one fold."""
 
     def __init__(self, cfg: ExperimentConfig, data: LabelledData, train_rows: pd.DataFrame,
-                 valid_rows: pd.DataFrame, cache_dir: Path, seed: int):
+                 valid_rows: pd.DataFrame, cache_dir: Path, seed: int, *,
+                 empty_recordings: tuple[Sequence[str], Sequence[str]] = ((), ())):
+        """``empty_recordings``: (train, valid) ids of recordings checked with nothing found (see
+        :attr:`~wildtag.training.prepare.LabelledData.empty_recordings`); box samplers draw background
+        windows from them."""
         super().__init__()
         self.cfg, self.data, self.seed = cfg, data, seed
         audio = cfg.audio
@@ -140,7 +151,12 @@ class FoldDataModule(L.LightningDataModule):
         common = dict(recordings=data.recordings, class_map=data.class_map, window_s=audio.window_s,
                       class_boxes_from=data.table)
         table_key = "clip_labels" if data.kind == "clips" else "events"
-        self.train_sampler = create_sampler_for(cfg.sampler.train, **{table_key: train_rows}, **common)
+        train_empty, valid_empty = empty_recordings
+        if (train_empty or valid_empty) and not _accepts(cfg.sampler.train, "empty_recordings"):
+            log.warning("sampler %r draws no windows from the %d recording(s) with no boxes",
+                        cfg.sampler.train.name, len(train_empty) + len(valid_empty))
+        self.train_sampler = create_sampler_for(cfg.sampler.train, **{table_key: train_rows}, **common,
+                                                empty_recordings=list(train_empty))
         augment = cfg.augment
         self.waveform_pipeline = (
             WaveformPipeline.from_specs([p.spec() for p in augment.waveform], off_epoch=augment.waveform_off_epoch)
@@ -151,7 +167,8 @@ class FoldDataModule(L.LightningDataModule):
             hop_s = cfg.inference.hop_s or scored_s
             self.valid_plan = plan_clip_validation(data, valid_rows, scored_s, hop_s)
         else:
-            valid_sampler = create_sampler_for(cfg.sampler.train, **{table_key: valid_rows}, **common)
+            valid_sampler = create_sampler_for(cfg.sampler.train, **{table_key: valid_rows}, **common,
+                                               empty_recordings=list(valid_empty))
             self.valid_plan = plan_event_validation(valid_sampler, seed)
 
     def read(self, recording_id: str, t0_s: float, t1_s: float) -> np.ndarray:

@@ -73,26 +73,52 @@ def split_folds(cfg: ExperimentConfig, data: LabelledData) -> dict[int, tuple[pd
                                 group_column="recording_id")
         return {int(k): (table[fold_ids != k].reset_index(drop=True), table[fold_ids == k].reset_index(drop=True))
                 for k in np.unique(fold_ids)}
-    extra = {}
-    if folds.strategy == "geo_time_block":
-        extra = dict(lat_column=folds.lat_column, lon_column=folds.lon_column, date_column=folds.date_column,
-                     cell_deg=folds.cell_deg)
     if data.kind == "events":
-        # Folds over recordings, so that boxes of one recording never sit on both sides.
-        per_rec = table[table["present"]].groupby("recording_id")["label"].agg(lambda s: sorted(set(s)))
-        recs = pd.DataFrame({"recording_id": list(data.recordings)})
-        recs["labels"] = [per_rec.get(r, []) for r in recs["recording_id"]]
-        fold_of = dict(zip(recs["recording_id"], assign_folds(
-            recs, folds.n_folds, strategy=folds.strategy, group_column=folds.group_column,
-            class_map=data.class_map, seed=cfg.seed, **extra), strict=True))
+        fold_of = recording_folds(cfg, data)
         fold_ids = table["recording_id"].map(fold_of).to_numpy()
     else:
         fold_ids = assign_folds(table, folds.n_folds, strategy=folds.strategy, group_column=folds.group_column,
-                                class_map=data.class_map, seed=cfg.seed, **extra)
+                                class_map=data.class_map, seed=cfg.seed, **_strategy_kwargs(cfg))
     return {
         k: (table[fold_ids != k].reset_index(drop=True), table[fold_ids == k].reset_index(drop=True))
         for k in range(folds.n_folds)
     }
+
+
+def _strategy_kwargs(cfg: ExperimentConfig) -> dict[str, Any]:
+    folds = cfg.folds
+    if folds.strategy != "geo_time_block":
+        return {}
+    return dict(lat_column=folds.lat_column, lon_column=folds.lon_column, date_column=folds.date_column,
+                cell_deg=folds.cell_deg)
+
+
+def recording_folds(cfg: ExperimentConfig, data: LabelledData) -> dict[str, int]:
+    """Fold of every recording of an event set (k folds over recordings, so that the boxes of one
+    recording never sit on both sides), the empty ones (checked, nothing there) included."""
+    folds, table = cfg.folds, data.table
+    per_rec = table[table["present"]].groupby("recording_id")["label"].agg(lambda s: sorted(set(s)))
+    recs = pd.DataFrame({"recording_id": list(data.recordings)})
+    recs["labels"] = [per_rec.get(r, []) for r in recs["recording_id"]]
+    fold_ids = assign_folds(recs, folds.n_folds, strategy=folds.strategy, group_column=folds.group_column,
+                            class_map=data.class_map, seed=cfg.seed, **_strategy_kwargs(cfg))
+    return {str(r): int(k) for r, k in zip(recs["recording_id"], fold_ids, strict=True)}
+
+
+def split_empty_recordings(cfg: ExperimentConfig, data: LabelledData,
+                           folds: list[int]) -> dict[int, tuple[list[str], list[str]]]:
+    """(train, valid) ids of the empty recordings (:attr:`LabelledData.empty_recordings`) by fold, placed as
+    :func:`split_folds` places recordings. A published split or fold column is a column of label rows,
+    which an empty recording has none of: there they take no part (logged)."""
+    empty = data.empty_recordings
+    if not empty or data.kind != "events":
+        return {k: ([], []) for k in folds}
+    if cfg.data.split_column or cfg.folds.strategy == "predefined":
+        log.warning("%d recording(s) with no boxes (empty tables) are in no split: a split or fold column is "
+                    "read from label rows; they are not used", len(empty))
+        return {k: ([], []) for k in folds}
+    fold_of = recording_folds(cfg, data)
+    return {k: ([r for r in empty if fold_of[r] != k], [r for r in empty if fold_of[r] == k]) for k in folds}
 
 
 def precision_for(cfg: ExperimentConfig) -> str:
@@ -239,13 +265,18 @@ def write_oof(path: Path, module: TaggerModule, dm: FoldDataModule, class_names:
 
 def train_fold(cfg: ExperimentConfig, data: LabelledData, fold: int, rows: tuple[pd.DataFrame, pd.DataFrame],
                run_dir: Path, cache_dir: Path, show_progress: bool,
-               provenance: Provenance | None = None) -> dict[str, Any]:
-    """Train, checkpoint and score one fold; resumes from ``last.ckpt`` when there is one."""
+               provenance: Provenance | None = None,
+               empty_recordings: tuple[list[str], list[str]] = ([], [])) -> dict[str, Any]:
+    """Train, checkpoint and score one fold; resumes from ``last.ckpt`` when there is one.
+    ``empty_recordings``: (train, valid) recordings with no boxes, drawn from as background windows."""
     fold_dir = run_dir / f"fold-{fold}"
     fold_dir.mkdir(exist_ok=True)
     seed = fold_seed(cfg.seed, fold)
     L.seed_everything(seed, workers=True, verbose=False)
-    dm = (EmbeddingDataModule if is_probe(cfg) else FoldDataModule)(cfg, data, rows[0], rows[1], cache_dir, seed)
+    if is_probe(cfg):
+        dm = EmbeddingDataModule(cfg, data, rows[0], rows[1], cache_dir, seed)
+    else:
+        dm = FoldDataModule(cfg, data, rows[0], rows[1], cache_dir, seed, empty_recordings=empty_recordings)
     dm.warm_cache(show_progress)
     module = build_module(cfg, data, dm, provenance)
     (fold_dir / "checkpoints").mkdir(exist_ok=True)
@@ -337,6 +368,7 @@ def _fit_in(cfg: ExperimentConfig, run_dir: Path, show_progress: bool, extend: b
     unknown = [k for k in folds if k not in splits]
     if unknown:
         raise ConfigError(f"folds.run names fold(s) {unknown} that do not exist; the folds are {list(splits)}")
+    empty = split_empty_recordings(cfg, data, folds)
     provenance = run_provenance(cfg, data)
     if (run_dir / "model.json").exists():  # a resumed run keeps the date it was started
         provenance = dataclasses.replace(provenance, created=ModelCard.load(run_dir / "model.json").provenance.created)
@@ -347,7 +379,7 @@ def _fit_in(cfg: ExperimentConfig, run_dir: Path, show_progress: bool, extend: b
             per_fold[f"fold-{fold}"] = json.loads(done.read_text())
             continue
         per_fold[f"fold-{fold}"] = train_fold(cfg, data, fold, splits[fold], run_dir, cache_dir, show_progress,
-                                               provenance)
+                                               provenance, empty[fold])
     names = list(data.class_map.names)
     summary = {"overall": overall_metrics(run_dir, folds, names), "folds": per_fold,
                "n_skipped_recordings": len(skipped)}

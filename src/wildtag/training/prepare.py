@@ -57,6 +57,13 @@ class LabelledData:
     def skipped_frame(self) -> pd.DataFrame:
         return pd.DataFrame([vars(s) for s in self.skipped], columns=["path", "reason"])
 
+    @property
+    def empty_recordings(self) -> list[str]:
+        """Recordings checked with nothing found (a Raven table with a header and no rows): in
+        ``recordings``, with no row in ``table``. Training draws all-absent background windows from them."""
+        labelled = set(self.table["recording_id"].astype(str))
+        return [rid for rid in self.recordings if rid not in labelled]
+
     def class_counts(self) -> dict[str, int]:
         """Rows per class (primary and secondary labels of clips; present boxes of events)."""
         return class_counts(self.kind, self.table, self.class_map)
