@@ -250,6 +250,10 @@ from wildtag.cli_archive import register as _register_archive  # noqa: E402
 
 _register_archive(app)
 
+from wildtag.cli_pipeline import register as _register_pipeline  # noqa: E402
+
+_register_pipeline(app)
+
 
 def _fail(message: str, code: int = 2) -> None:
     """One line on stderr, never wrapped or styled (a path in it must survive in a log), then exit."""
