@@ -65,9 +65,14 @@ def register(app: typer.Typer) -> None:
         set_: Annotated[list[str] | None, typer.Option(
             "--set", help="A model setting: --set batch_size=16", metavar="KEY=VALUE")] = None,
         workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 1,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="Forget what --out holds (another model or hop) and embed everything.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
         """Embed every window of every recording into a store (sharded Parquet); rerun to resume.
+
+        Resumes like predict (same journal in OUT/.wildtag): a rerun embeds only the recordings not
+        committed yet, or changed since; errors.csv lists the files skipped, summary.json the run.
 
         \b
         Example: wildtag embed birdnet field/ --out emb/ --accept-license cc-by-nc-sa-4.0 --hop-s 1.5
@@ -83,7 +88,8 @@ def register(app: typer.Typer) -> None:
         from wildtag.runtime import configure_threads
 
         configure_threads(workers)
-        summary = embed_paths(spec, paths, out, hop_s=hop_s, num_workers=workers, show_progress=not quiet)
+        summary = embed_paths(spec, paths, out, hop_s=hop_s, num_workers=workers, show_progress=not quiet,
+                              overwrite=overwrite)
         from wildtag.embeddings.store import EmbeddingStore
 
         manifest = EmbeddingStore.open(out).manifest

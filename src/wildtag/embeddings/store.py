@@ -1,14 +1,17 @@
-"""The embedding store: one vector per window of many recordings, as sharded Parquet with a manifest.
+"""The embedding store: one vector per window of many recordings, as Parquet shards of predict's journal.
 
     EMB/
-      embeddings.json          what made the vectors: model spec, dim, sample rate, window, hop, licence
-      shards/part-00000.parquet  recording (str), t0_s, t1_s (float64), embedding (fixed-size list of float32)
-      errors.csv               files that could not be embedded, and why
-      (the resume journal of :mod:`wildtag.embeddings.embed`)
+      embeddings.json    what made the vectors: model spec, dim, sample rate, window, hop, licence
+      .wildtag/          the resume journal shared with predict (:mod:`wildtag.inference.journal`):
+        run.json, lock, manifest.jsonl, shards/embeddings/part-000000.parquet
+                         recording (str), t0_s, t1_s (float64), embedding (fixed-size list of float32)
+      errors.csv         files that could not be embedded, and why
+      summary.json       what the last ``wildtag embed`` did
 
-Each shard holds whole recordings and appears only when complete, so a store is always readable while
-``wildtag embed`` adds to it. Reading loads vectors as one float32 matrix, or shard by shard
-(:meth:`EmbeddingStore.iter_shards`) for stores larger than memory.
+Only shards the journal's manifest names are read, each recording's rows from its latest committed
+shard, so a store is always readable while ``wildtag embed`` adds to it (readers take no lock). Reading
+loads vectors as one float32 matrix, or shard by shard (:meth:`EmbeddingStore.iter_shards`) for stores
+larger than memory.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from wildtag.config import ConfigError
 from wildtag.features.base import FRONTENDS
 
 MANIFEST = "embeddings.json"
-FORMAT = "wildtag-embeddings/1"
+FORMAT = "wildtag-embeddings/2"  # /1 kept its own shards/ folder; /2 writes through the archive journal
+TABLE = "embeddings"  # the journal table holding the vectors
+RUNTIME_SETTINGS = ("batch_size", "num_threads")  # model settings that do not change the vectors
 
 
 def spec_fingerprint(spec: dict[str, Any]) -> str:
@@ -48,9 +53,14 @@ class Manifest:
     source: str | None
     wildtag_version: str
 
+    def journal_key(self) -> dict[str, Any]:
+        """The resume journal's key: what must match for a rerun to add to the store (not batch sizes)."""
+        model = {k: v for k, v in self.model.items() if k not in RUNTIME_SETTINGS}
+        return {"format": FORMAT, "model": model, "hop_s": float(self.hop_s), "dim": int(self.dim)}
+
     @property
     def fingerprint(self) -> str:
-        return spec_fingerprint({**self.model, "hop_s": self.hop_s})
+        return spec_fingerprint(self.journal_key())
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, **vars(self), "fingerprint": self.fingerprint}, indent=2) + "\n"
@@ -60,7 +70,8 @@ class Manifest:
         try:
             tree = json.loads(text)
             if tree.get("format") != FORMAT:
-                raise ValueError(f"format {tree.get('format')!r}, expected {FORMAT!r}")
+                raise ValueError(f"format {tree.get('format')!r}, expected {FORMAT!r}; embed it again into "
+                                 "a new folder")
             return cls(**{k: tree[k] for k in cls.__dataclass_fields__})
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigError(f"{origin}: not a wildtag embedding manifest ({error})") from None
@@ -80,6 +91,22 @@ class Embeddings:
 
     def select(self, mask: np.ndarray) -> Embeddings:
         return Embeddings(self.recording[mask], self.t0_s[mask], self.t1_s[mask], self.vectors[mask])
+
+
+def embeddings_table(recording: np.ndarray, t0_s: np.ndarray, t1_s: np.ndarray, vectors: np.ndarray,
+                     dim: int):
+    """The Arrow table of windows as the store keeps them (``embedding``: fixed-size lists of float32)."""
+    import pyarrow as pa
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise ValueError(f"vectors shaped {vectors.shape}, this store holds {dim}-d vectors")
+    return pa.table({
+        "recording": pa.array(np.asarray(recording).astype(str), pa.string()),
+        "t0_s": pa.array(np.asarray(t0_s, dtype=np.float64), pa.float64()),
+        "t1_s": pa.array(np.asarray(t1_s, dtype=np.float64), pa.float64()),
+        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), dim),
+    })
 
 
 class EmbeddingStore:
@@ -110,54 +137,45 @@ class EmbeddingStore:
             return store
         from wildtag.fileio import write_text_atomic  # pandas, imported only when writing
 
-        (root / "shards").mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
         write_text_atomic(root / MANIFEST, manifest.to_json())
         return cls(root, manifest)
 
-    @property
-    def shard_paths(self) -> list[Path]:
-        return sorted((self.root / "shards").glob("part-*.parquet"))
+    def write_shard(self, rows: Embeddings) -> None:
+        """Commit ``rows`` (whole recordings, not from files: no size or time to resume by) as one shard
+        through the journal; recordings already in the store are replaced."""
+        from wildtag.inference.journal import ArchiveJournal, FileStamp
 
-    def next_shard_path(self) -> Path:
-        numbers = [int(p.stem.split("-")[1]) for p in self.shard_paths]
-        return self.root / "shards" / f"part-{max(numbers, default=-1) + 1:05d}.parquet"
+        with ArchiveJournal(self.root, self.manifest.journal_key()) as journal, \
+                journal.shard_writer(max_recordings=max(1, len(rows))) as shards:
+            for rid in dict.fromkeys(rows.recording.astype(str)):
+                part = rows.select(rows.recording.astype(str) == rid)
+                table = embeddings_table(part.recording, part.t0_s, part.t1_s, part.vectors, self.manifest.dim)
+                shards.add(rid, FileStamp(0, 0), {TABLE: table}, audio_s=float(np.sum(part.t1_s - part.t0_s)))
 
-    def write_shard(self, rows: Embeddings) -> Path:
-        """Append one shard (whole recordings only), atomically."""
+    def _entries(self) -> dict[str, Any]:
+        from wildtag.inference.journal import committed_entries
+
+        return {rid: e for rid, e in committed_entries(self.root).items() if TABLE in e.rows}
+
+    def iter_shards(self, recordings: set[str] | None = None) -> Iterator[Embeddings]:
+        """One :class:`Embeddings` per committed shard (only ``recordings`` when given), in shard order."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from wildtag.fileio import atomic_path
+        from wildtag.inference.journal import STATE_DIR, part_path
 
-        dim = self.manifest.dim
-        vectors = np.ascontiguousarray(rows.vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != dim:
-            raise ValueError(f"vectors shaped {vectors.shape}, this store holds {dim}-d vectors")
-        table = pa.table({
-            "recording": pa.array(rows.recording.astype(str), pa.string()),
-            "t0_s": pa.array(rows.t0_s, pa.float64()),
-            "t1_s": pa.array(rows.t1_s, pa.float64()),
-            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim),
-        })
-        path = self.next_shard_path()
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
-        return path
-
-    def iter_shards(self, recordings: set[str] | None = None) -> Iterator[Embeddings]:
-        """One :class:`Embeddings` per shard (only ``recordings`` when given), in shard order."""
-        import pyarrow.parquet as pq
-
-        for path in self.shard_paths:
-            table = pq.read_table(path)
-            recording = np.asarray(table.column("recording").to_pylist(), dtype=object)
-            flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-            rows = Embeddings(recording, table.column("t0_s").to_numpy(), table.column("t1_s").to_numpy(),
-                              flat.astype(np.float32, copy=False).reshape(len(recording), self.manifest.dim))
-            if recordings is not None:
-                rows = rows.select(np.isin(recording, list(recordings)))
-            if len(rows):
-                yield rows
+        by_shard: dict[int, list[tuple[int, int]]] = {}
+        for rid, entry in self._entries().items():
+            if recordings is None or rid in recordings:
+                by_shard.setdefault(entry.shard, []).append(entry.rows[TABLE])
+        for shard in sorted(by_shard):
+            part = pq.read_table(part_path(self.root / STATE_DIR, TABLE, shard))
+            spans = sorted(by_shard[shard])
+            if spans != [(0, part.num_rows)]:  # some rows replaced by a later shard, or not asked for
+                part = pa.concat_tables([part.slice(offset, length) for offset, length in spans])
+            if part.num_rows:
+                yield _to_embeddings(part, self.manifest.dim)
 
     def read(self, recordings: set[str] | None = None) -> Embeddings:
         """Every window (of ``recordings`` when given) in one float32 matrix."""
@@ -169,13 +187,15 @@ class EmbeddingStore:
                             for f in ("recording", "t0_s", "t1_s", "vectors")))
 
     def recordings(self) -> set[str]:
-        """Ids of the recordings the shards hold."""
-        import pyarrow.parquet as pq
+        """Ids of the recordings the store holds."""
+        return set(self._entries())
 
-        found: set[str] = set()
-        for path in self.shard_paths:
-            found.update(pq.read_table(path, columns=["recording"]).column("recording").to_pylist())
-        return found
+
+def _to_embeddings(table: Any, dim: int) -> Embeddings:
+    recording = np.asarray(table.column("recording").to_pylist(), dtype=object)
+    flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return Embeddings(recording, table.column("t0_s").to_numpy(), table.column("t1_s").to_numpy(),
+                      flat.astype(np.float32, copy=False).reshape(len(recording), dim))
 
 
 @FRONTENDS.register("embedding_store")

@@ -197,20 +197,7 @@ class ArchiveJournal:
             if len(whole) != len(data):  # a line torn by a crash: cut it off before appending again
                 with manifest.open("r+b") as handle:
                     handle.truncate(len(whole))
-            for number, line in enumerate(whole.decode("utf-8", "replace").splitlines(), start=1):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ConfigError(f"{manifest}:{number}: damaged journal line ({error.msg}); remove "
-                                      f"{self.state} to score everything again") from None
-                parts = {t: self.state / p for t, p in record["tables"].items()}
-                if not all(p.exists() and p.stat().st_size == record["bytes"][t] for t, p in parts.items()):
-                    continue  # a part lost after the line was written (power loss): score those again
-                committed[record["shard"]] = record["tables"]
-                for r in record["recordings"]:
-                    self.entries[r["id"]] = JournalEntry(
-                        r["id"], FileStamp(r["size"], r["mtime_ns"]), record["shard"],
-                        {t: tuple(v) for t, v in r["rows"].items()}, r["audio_s"], r.get("extra", {}))
+            committed = _parse_manifest(self.state, whole, self.entries)
         referenced = {self.state / p for tables in committed.values() for p in tables.values()}
         numbers = [-1, *committed]
         for part in (self.state / "shards").glob("*/part-*.parquet"):
@@ -254,7 +241,7 @@ class ArchiveJournal:
         return part
 
     def _part_path(self, table: str, shard: int) -> Path:
-        return self.state / "shards" / table / f"part-{shard:06d}.parquet"
+        return part_path(self.state, table, shard)
 
     def _commit(self, tables: dict[str, pa.Table], recordings: list[dict[str, Any]]) -> None:
         """Write one shard's parts, then its manifest line (the commit point)."""
@@ -331,6 +318,47 @@ class ShardWriter:
             self.n_shards += 1
         self._tables, self._rows, self._recordings, self._audio_s = {}, {}, [], 0.0
         self._since = time.monotonic()
+
+
+def part_path(state: Path, table: str, shard: int) -> Path:
+    """Where shard ``shard`` of ``table`` lies under a journal's state folder (``OUT/.wildtag``)."""
+    return state / "shards" / table / f"part-{shard:06d}.parquet"
+
+
+def _parse_manifest(state: Path, whole: bytes, entries: dict[str, JournalEntry]) -> dict[int, dict[str, str]]:
+    """Fill ``entries`` from the complete manifest lines ``whole``; the committed shards' tables by number."""
+    committed: dict[int, dict[str, str]] = {}
+    manifest = state / "manifest.jsonl"
+    for number, line in enumerate(whole.decode("utf-8", "replace").splitlines(), start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{manifest}:{number}: damaged journal line ({error.msg}); remove "
+                              f"{state} to score everything again") from None
+        parts = {t: state / p for t, p in record["tables"].items()}
+        if not all(p.exists() and p.stat().st_size == record["bytes"][t] for t, p in parts.items()):
+            continue  # a part lost after the line was written (power loss): score those again
+        committed[record["shard"]] = record["tables"]
+        for r in record["recordings"]:
+            entries[r["id"]] = JournalEntry(
+                r["id"], FileStamp(r["size"], r["mtime_ns"]), record["shard"],
+                {t: tuple(v) for t, v in r["rows"].items()}, r["audio_s"], r.get("extra", {}))
+    return committed
+
+
+def committed_entries(out_dir: str | os.PathLike[str]) -> dict[str, JournalEntry]:
+    """The recordings committed in ``out_dir``'s journal, read without the lock and without repairing it.
+
+    For readers of an OUT that a run may still be writing (``wildtag search`` on an embedding store): a
+    torn last line is ignored, parts not yet committed are not looked at, so what is returned is whole.
+    """
+    state = Path(out_dir) / STATE_DIR
+    manifest = state / "manifest.jsonl"
+    entries: dict[str, JournalEntry] = {}
+    if manifest.exists():
+        data = manifest.read_bytes()
+        _parse_manifest(state, data[: data.rfind(b"\n") + 1], entries)
+    return entries
 
 
 def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 4) -> str:
