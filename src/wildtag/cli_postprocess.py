@@ -1,4 +1,12 @@
-"""Post-training commands: ``thresholds`` (on OOF tables) and ``ensemble`` (of prediction folders)."""
+"""Post-training commands: ``thresholds`` (on OOF tables), ``ensemble`` (of prediction folders) and
+``pseudo-label`` (new label tables from predictions).
+
+    wildtag pseudo-label preds/noisy --strategy agreement-topk --labels noisy.csv --k 1000 --base curated.csv \
+        --out labels/round1.csv --round 1
+    wildtag pseudo-label preds/noisy --strategy relabel-all --floor 0.5 --base curated.csv --out labels/all.csv
+    wildtag pseudo-label preds/oof --strategy oof-tp-mining --labels train_tp.csv --fp-labels train_fp.csv \
+        --threshold 0.9 --cap 200 --fp-below 0.01 --out labels/mined.csv
+"""
 
 from __future__ import annotations
 
@@ -96,3 +104,48 @@ def register(app: typer.Typer) -> None:
         record = {"method": method, "inputs": [str(p) for p in inputs], "weights": given}
         write_text_atomic(out / "ensemble.json", json.dumps(record, indent=2))
         typer.echo(f"{method} ensemble of {len(inputs)} -> {out} ({', '.join(written)})")
+
+    @app.command("pseudo-label")
+    def pseudo_label_command(
+        pred: Path = typer.Argument(..., help="a prediction folder (recordings.csv; windows.parquet of "
+                                              "`predict --oof` for oof-tp-mining)"),
+        strategy: str = typer.Option(..., "--strategy", help="agreement-topk | relabel-all | oof-tp-mining"),
+        out: Path = typer.Option(..., "--out", help="the label table to write (.csv or .parquet)"),
+        labels: Path | None = typer.Option(None, "--labels", help="noisy clip labels (agreement-topk) or the "
+                                                                   "training boxes (oof-tp-mining)"),
+        label_format: str = typer.Option("auto", "--format", help="format of --labels (auto, clip_csv, table, "
+                                                                  "raven, rfcx, folders)"),
+        fp_labels: Path | None = typer.Option(None, "--fp-labels", help="RFCx train_fp.csv beside --labels"),
+        base: list[Path] | None = typer.Option(None, "--base", help="label table(s) copied before the new rows "
+                                                                    "(e.g. the curated labels); repeatable"),
+        k: int | None = typer.Option(None, "--k", help="agreement-topk: noisy clips kept this round"),
+        floor: float = typer.Option(0.5, "--floor", help="relabel-all: a class is a label at this probability"),
+        threshold: str | None = typer.Option(None, "--threshold", help="oof-tp-mining: a number or a "
+                                                                         "class,threshold CSV ('*' = default)"),
+        cap: int | None = typer.Option(None, "--cap", help="oof-tp-mining: at most N mined boxes per class"),
+        fp_below: float | None = typer.Option(None, "--fp-below", help="oof-tp-mining: windows scoring below "
+                                                                       "this become FP boxes (also capped)"),
+        new_only: bool = typer.Option(False, "--new-only", help="oof-tp-mining: only the mined boxes"),
+        run: str | None = typer.Option(None, "--run", help="name in each row's source (default: PRED's name)"),
+        round_index: int = typer.Option(1, "--round", help="round number, in each row's source"),
+    ) -> None:
+        """New label rows from a model's predictions, written as a label table `wildtag train` reads.
+
+        Every new row carries source (pseudo:RUN:STRATEGY:roundR) and weight (a loss weight).
+        """
+        from wildtag.postprocess.pseudo_labels import pseudo_label_files
+
+        cut: float | Path | None = None
+        if threshold is not None:
+            try:
+                cut = float(threshold)
+            except ValueError:
+                cut = Path(threshold)
+                if not cut.is_file():
+                    raise FileNotFoundError(f"--threshold {threshold}: neither a number nor a file") from None
+        result = pseudo_label_files(
+            pred, strategy, out, labels=labels, label_format=label_format, fp_labels=fp_labels, base=base or (),
+            k=k, floor=floor, threshold=cut, cap=cap, fp_below=fp_below, new_only=new_only, run=run,
+            round_index=round_index,
+        )
+        typer.echo(result.line())

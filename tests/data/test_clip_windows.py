@@ -127,6 +127,18 @@ def test_negative_weight_reaches_the_dataset_items(weak_clips, class_map, array_
     np.testing.assert_allclose(batch["weight"][:, 0].numpy(), [1.0, 0.1, 0.25])
 
 
+def test_row_weight_scales_the_whole_row_and_combines_with_negative_weight(clips, weak_clips, class_map):
+    """A ``weight`` column (pseudo-labelled rows carry one) is the row's loss weight."""
+    rng = np.random.default_rng(0)
+    plain = RandomWindowSampler(clips.assign(weight=[0.5, np.nan, 0.8]), RECORDINGS, class_map, window_s=5.0)
+    assert [plain.item(i, rng).weight for i in range(3)] == pytest.approx([0.5, 1.0, 0.8])
+    both = FullClipSampler(weak_clips.assign(weight=[0.5, 0.5, 2.0]), RECORDINGS, class_map, window_s=5.0)
+    np.testing.assert_allclose(both.item(1, rng).weight, [0.05, 0.5, 0.05, 0.05])
+    np.testing.assert_allclose(both.item(2, rng).weight, [0.5, 0.5, 0.5, 2.0])
+    with pytest.raises(LabelError, match=r"train\.csv:2: weight is -1.0"):
+        RandomWindowSampler(clips.assign(weight=[-1.0, 1.0, 1.0]), RECORDINGS, class_map, window_s=5.0)
+
+
 def test_bad_negative_weight_names_its_row(clips, class_map):
     for bad, shown in ((-0.5, "-0.5"), ("heavy", "'heavy'"), (np.float64(np.inf), "inf")):
         table = clips.assign(negative_weight=pd.Series([np.nan, bad, 1.0], dtype=object))

@@ -1,6 +1,9 @@
 import numpy as np
 import pandas as pd
+import pytest
 
+from wildtag.config import ConfigError
+from wildtag.labels import LabelError
 from wildtag.postprocess.pseudo_labels import agreement_topk, mine_oof_windows, relabel_all
 
 CLASSES = ["a", "b"]
@@ -21,11 +24,23 @@ def test_agreement_topk_keeps_exactly_the_k_most_agreeing():
 
 
 def test_relabel_all_drops_rows_without_a_prediction():
-    scores = pd.DataFrame({"recording_id": ["x", "y", "z"], "a": [0.9, 0.1, 0.6], "b": [0.7, 0.2, 0.1]})
+    scores = pd.DataFrame({"recording_id": ["x", "y", "z"], "a": [0.6, 0.1, 0.6], "b": [0.9, 0.2, 0.1]})
     out = relabel_all(scores, CLASSES, floor=0.5, run="r")
-    assert "y" not in set(out["recording_id"])
-    assert sorted(zip(out["recording_id"], out["label"], strict=True)) == [("x", "a"), ("x", "b"), ("z", "a")]
-    assert out.loc[out["recording_id"] == "z", "weight"].item() == 0.6
+    assert out["recording_id"].tolist() == ["x", "z"]  # y has no class at the floor
+    assert out["labels"].tolist() == [["b", "a"], ["a"]]  # most probable first
+    assert out["weight"].tolist() == pytest.approx([0.75, 0.6])
+    assert set(out["source"]) == {"pseudo:r:relabel-all:round1"}
+
+
+def test_bad_settings_are_user_errors():
+    scores = pd.DataFrame({"recording_id": ["x"], "a": [0.6], "b": [0.9]})
+    clips = pd.DataFrame({"recording_id": ["x"], "labels": [["a"]]})
+    with pytest.raises(ConfigError, match="k >= 1"):
+        agreement_topk(clips, scores, CLASSES, 0, run="r")
+    with pytest.raises(ConfigError, match="floor"):
+        relabel_all(scores, CLASSES, floor=1.5, run="r")
+    with pytest.raises(LabelError, match="lacks column"):
+        relabel_all(scores.drop(columns="b"), CLASSES, run="r")
 
 
 def test_oof_mining_avoids_boxes_and_respects_the_cap():

@@ -45,6 +45,7 @@ class _ClipWindows:
             clip_labels, class_map, primary_value, secondary_value, absent_value
         )
         self._negative_weight = _negative_weights(clip_labels)
+        self._row_weight = _weight_column(clip_labels, "weight")
         self._length = items_per_epoch(samples_per_epoch, len(self._recording), "clip labels")
 
     def __len__(self) -> int:
@@ -63,12 +64,14 @@ class _ClipWindows:
         return WindowItem(self._recording[k], t0_s, t1_s, self._targets[k].copy(), self._weight(k))
 
     def _weight(self, k: int) -> np.ndarray | float:
-        """1.0, or per class: 1 for the row's labelled classes and its ``negative_weight`` elsewhere."""
+        """The row's ``weight`` (1 without the column), times, per class, 1 for the row's labelled classes
+        and its ``negative_weight`` elsewhere when the table has that column."""
+        row = 1.0 if self._row_weight is None else float(self._row_weight[k])
         if self._negative_weight is None:
-            return 1.0
+            return row
         weight = np.full(self._targets.shape[1], self._negative_weight[k], dtype=np.float32)
         weight[self._labelled[k]] = 1.0
-        return weight
+        return weight * np.float32(row)
 
     def _start(self, first_s: float, last_s: float, rng: np.random.Generator) -> float:
         raise NotImplementedError
@@ -87,7 +90,8 @@ class RandomWindowSampler(_ClipWindows):
     Loss weights: 1 (a scalar), unless the table has a float column ``negative_weight``: then each item
     weighs 1 for its row's labelled classes (primary and secondary) and the row's ``negative_weight``
     (NaN = 1) for the other classes, whose absence is only implied. Weak external recordings then
-    teach their negatives softly (0.1 in the RFCx 2021 winners' solution).
+    teach their negatives softly (0.1 in the RFCx 2021 winners' solution). A ``weight`` column (NaN = 1;
+    pseudo-labelled rows carry one) multiplies the whole row's loss weight.
 
         >>> sampler = RandomWindowSampler(clips, recordings, cmap, window_s=5.0)
     """
@@ -213,9 +217,14 @@ def _targets(
 
 def _negative_weights(clip_labels: pd.DataFrame) -> np.ndarray | None:
     """The ``negative_weight`` column as float (NaN -> 1), None without one; a bad cell names its row."""
-    if "negative_weight" not in clip_labels.columns:
+    return _weight_column(clip_labels, "negative_weight")
+
+
+def _weight_column(clip_labels: pd.DataFrame, column: str) -> np.ndarray | None:
+    """Column ``column`` as float weights (NaN -> 1), None without one; a bad cell names its row."""
+    if column not in clip_labels.columns:
         return None
-    raw = clip_labels["negative_weight"]
+    raw = clip_labels[column]
     given = raw.notna().to_numpy(bool)
     if not pd.api.types.is_numeric_dtype(raw):
         given = given & raw.astype("string").str.strip().ne("").fillna(False).to_numpy(bool)
@@ -226,6 +235,6 @@ def _negative_weights(clip_labels: pd.DataFrame) -> np.ndarray | None:
         value = raw.iloc[i]
         value = value.item() if isinstance(value, np.generic) else value
         raise row_error(
-            clip_labels, i, f"negative_weight is {value!r}; expected a finite weight >= 0 (empty means 1)"
+            clip_labels, i, f"{column} is {value!r}; expected a finite weight >= 0 (empty means 1)"
         )
     return np.where(np.isnan(values), 1.0, values)
