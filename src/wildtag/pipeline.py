@@ -55,6 +55,7 @@ from wildtag.suggest import did_you_mean
 SUFFIX = ".yaml"
 STAMP_SUFFIX = ".stage.json"
 STAGE_KEYS = {"command", "args", "set", "out", "inputs"}
+ROUNDS_KEYS = {"foreach", "first", "stages"}
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
 FULL_HASH_MAX_BYTES = 64 * 2**20  # larger files (audio) are fingerprinted by size and time, not content
 RESUMABLE = {"train", "predict"}
@@ -82,6 +83,20 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Rounds:
+    """Stages repeated once per item of the list parameter ``foreach`` (FAT2019's pseudo-label rounds).
+
+    In a round, ``${item}`` is the item, ``${round}`` its number (from 1), ``${stages.X.out}`` this round's X
+    and ``${previous.X.out}`` the previous round's X, or in round 1 the stage ``first`` maps X to. After the
+    rounds, ``${stages.NAME.X.out}`` is the last round's X (``first``'s with no rounds)."""
+
+    name: str
+    foreach: str
+    stages: tuple[Stage, ...]
+    first: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """A loaded pipeline: its stages in order and its parameters (defaults with ``--set`` applied)."""
 
@@ -89,7 +104,7 @@ class Pipeline:
     description: str
     path: Path
     params: dict[str, Any]
-    stages: tuple[Stage, ...]
+    stages: tuple[Stage | Rounds, ...]
 
 
 @dataclass(frozen=True)
@@ -192,9 +207,14 @@ def _apply_override(params: dict[str, Any], override: str, path: Path) -> None:
             params[key] = value
 
 
-def _stage(name: str, spec: Any, path: Path) -> Stage:
+def _stage(name: str, spec: Any, path: Path) -> Stage | Rounds:
+    if isinstance(spec, dict) and "foreach" in spec:
+        return _rounds(name, spec, path)
     if not isinstance(spec, dict) or "command" not in spec:
-        raise ConfigError(f"{path}: stage {name!r} needs a 'command' (a wildtag command such as train)")
+        raise ConfigError(f"{path}: stage {name!r} needs a 'command' (a wildtag command such as train), "
+                          f"or 'foreach' and 'stages' for rounds")
+    if "." in name or "/" in name:
+        raise ConfigError(f"{path}: stage {name!r}: a stage name has no '.' or '/'")
     unknown = set(spec) - STAGE_KEYS
     if unknown:
         bad = sorted(unknown)[0]
@@ -207,28 +227,50 @@ def _stage(name: str, spec: Any, path: Path) -> Stage:
                  str(spec.get("out") or name), as_text(spec.get("inputs", [])))
 
 
+def _rounds(name: str, spec: dict[str, Any], path: Path) -> Rounds:
+    unknown = set(spec) - ROUNDS_KEYS
+    if unknown:
+        bad = sorted(unknown)[0]
+        raise ConfigError(f"{path}: rounds {name!r}: unknown key {bad!r}{did_you_mean(bad, ROUNDS_KEYS)}")
+    foreach = REFERENCE.fullmatch(str(spec["foreach"]))
+    if not foreach:
+        raise ConfigError(f"{path}: rounds {name!r}: foreach names a list parameter, as ${{rounds}}")
+    inner = spec.get("stages")
+    if not isinstance(inner, dict) or not inner:
+        raise ConfigError(f"{path}: rounds {name!r} needs 'stages' (the stages of one round)")
+    stages = [_stage(str(n), s, path) for n, s in inner.items()]
+    if any(isinstance(s, Rounds) for s in stages):
+        raise ConfigError(f"{path}: rounds {name!r}: rounds do not nest")
+    first = {str(k): str(v) for k, v in (spec.get("first") or {}).items()}
+    return Rounds(name, foreach.group(1), tuple(stages), first)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- references
 
-def _fill(text: str, pipe: Pipeline, outs: dict[str, Path], where: str, deps: set[str]) -> list[str]:
+Scope = dict[str, tuple[str, Path]]  # a name as written -> (the stage's full name, its output)
+
+
+def _fill(text: str, params: dict[str, Any], stages: Scope, previous: Scope, where: str,
+          deps: set[str]) -> list[str]:
     """``text`` with its references filled in; a list parameter standing alone becomes its items."""
     whole = REFERENCE.fullmatch(text)
-    if whole and not whole.group(1).startswith("stages."):
-        value = _param(whole.group(1), pipe, where)
+    if whole and not whole.group(1).startswith(("stages.", "previous.")):
+        value = _param(whole.group(1), params, where)
         if isinstance(value, list):
             return [str(v) for v in value]
 
     def one(match: re.Match[str]) -> str:
         ref = match.group(1)
-        if ref.startswith("stages."):
-            parts = ref.split(".")
-            if len(parts) != 3 or parts[2] != "out":
-                raise ConfigError(f"{where}: ${{{ref}}}: a stage is referenced as ${{stages.NAME.out}}")
-            if parts[1] not in outs:
-                raise ConfigError(f"{where}: ${{{ref}}}: no earlier stage {parts[1]!r}"
-                                  f"{did_you_mean(parts[1], outs)}")
-            deps.add(parts[1])
-            return str(outs[parts[1]])
-        value = _param(ref, pipe, where)
+        for prefix, scope in (("stages.", stages), ("previous.", previous)):
+            if ref.startswith(prefix):
+                name = ref[len(prefix):-len(".out")] if ref.endswith(".out") else ""
+                if name not in scope:
+                    what = "no earlier stage" if prefix == "stages." else "no stage of the previous round"
+                    raise ConfigError(f"{where}: ${{{ref}}}: {what} {name or ref!r}{did_you_mean(name, scope)} "
+                                      f"(a stage's output is ${{{prefix}NAME.out}})")
+                deps.add(scope[name][0])
+                return str(scope[name][1])
+        value = _param(ref, params, where)
         if isinstance(value, (list, dict)):
             raise ConfigError(f"{where}: ${{{ref}}} is a list; it can only stand alone as one argument")
         return "" if value is None else str(value)
@@ -236,39 +278,65 @@ def _fill(text: str, pipe: Pipeline, outs: dict[str, Path], where: str, deps: se
     return [REFERENCE.sub(one, text)]
 
 
-def _param(name: str, pipe: Pipeline, where: str) -> Any:
-    if name not in pipe.params:
-        raise ConfigError(f"{where}: ${{{name}}}: no parameter {name!r}{did_you_mean(name, pipe.params)}")
-    return pipe.params[name]
+def _param(name: str, params: dict[str, Any], where: str) -> Any:
+    if name not in params:
+        raise ConfigError(f"{where}: ${{{name}}}: no parameter {name!r}{did_you_mean(name, params)}")
+    return params[name]
 
 
 def resolve(pipe: Pipeline, out_dir: Path) -> list[ResolvedStage]:
-    """Every stage's exact command line, output path, dependencies and the outside paths it names."""
-    outs: dict[str, Path] = {}
-    resolved = []
-    for stage in pipe.stages:
-        if stage.name in outs:
-            raise ConfigError(f"{pipe.path}: stage {stage.name!r} appears twice")
-        where = f"{pipe.path.name}: stage {stage.name!r}"
-        deps: set[str] = set()
-        out = out_dir / _fill(stage.out, pipe, outs, where, deps)[0]
-        argv, files = [stage.command], []
-        for items, flag in ((stage.args, None), (stage.sets, "--set")):
-            for item in items:
-                before = set(deps)
-                for token in _fill(item, pipe, outs, where, deps):
-                    argv.extend([flag, token] if flag else [token])
-                    if deps == before:
-                        files.extend(_named_paths(token))
-        for item in stage.inputs:
-            files.extend(Path(t) for t in _fill(item, pipe, outs, where, deps))
-        if stage.command == "train" and stage.args and not stage.args[0].startswith("-"):
-            files.extend(_recipe_file(argv[1]))
-        argv.extend(["--out", str(out)])
-        outs[stage.name] = out
-        resolved.append(ResolvedStage(stage.name, stage.command, tuple(argv), out, tuple(sorted(deps)),
-                                      tuple(dict.fromkeys(files))))
+    """Every stage's exact command line, output path, dependencies and the outside paths it names; rounds
+    are unrolled (stage ``X`` of round 2 of ``noisy`` is ``noisy-2.X``, its output ``OUT/noisy-2/X``)."""
+    scope: Scope = {}
+    resolved: list[ResolvedStage] = []
+    for entry in pipe.stages:
+        if entry.name in scope:
+            raise ConfigError(f"{pipe.path}: stage {entry.name!r} appears twice")
+        if isinstance(entry, Stage):
+            resolved.append(_resolve_stage(entry, entry.name, out_dir, pipe.params, scope, {},
+                                           f"{pipe.path.name}: stage {entry.name!r}"))
+            scope[entry.name] = (entry.name, resolved[-1].out)
+            continue
+        items = _param(entry.foreach, pipe.params, f"{pipe.path.name}: rounds {entry.name!r}")
+        if not isinstance(items, list):
+            raise ConfigError(f"{pipe.path.name}: rounds {entry.name!r}: ${{{entry.foreach}}} is not a list")
+        missing = [s for s in entry.first.values() if s not in scope]
+        if missing:
+            raise ConfigError(f"{pipe.path.name}: rounds {entry.name!r}: first names no earlier stage {missing[0]!r}")
+        previous: Scope = {local: scope[name] for local, name in entry.first.items()}
+        for index, item in enumerate(items, 1):
+            params = {**pipe.params, "item": item, "round": index}
+            current: Scope = {}
+            for stage in entry.stages:
+                full = f"{entry.name}-{index}.{stage.name}"
+                step = _resolve_stage(stage, full, out_dir / f"{entry.name}-{index}", params,
+                                      {**scope, **current}, previous, f"{pipe.path.name}: stage {full!r}")
+                resolved.append(step)
+                current[stage.name] = (full, step.out)
+            previous = {**previous, **current}
+        for local, target in previous.items():  # after the rounds: the last round's (or first's) outputs
+            scope[f"{entry.name}.{local}"] = target
     return resolved
+
+
+def _resolve_stage(stage: Stage, full: str, folder: Path, params: dict[str, Any], scope: Scope,
+                   previous: Scope, where: str) -> ResolvedStage:
+    deps: set[str] = set()
+    out = folder / _fill(stage.out, params, scope, previous, where, deps)[0]
+    argv, files = [stage.command], []
+    for items, flag in ((stage.args, None), (stage.sets, "--set")):
+        for item in items:
+            before = set(deps)
+            for token in _fill(item, params, scope, previous, where, deps):
+                argv.extend([flag, token] if flag else [token])
+                if deps == before:
+                    files.extend(_named_paths(token))
+    for item in stage.inputs:
+        files.extend(Path(t) for t in _fill(item, params, scope, previous, where, deps))
+    if stage.command == "train" and stage.args and not stage.args[0].startswith("-"):
+        files.extend(_recipe_file(argv[1]))
+    argv.extend(["--out", str(out)])
+    return ResolvedStage(full, stage.command, tuple(argv), out, tuple(sorted(deps)), tuple(dict.fromkeys(files)))
 
 
 def _named_paths(token: str) -> list[Path]:
@@ -391,8 +459,8 @@ def _what_changed(stamp: dict[str, Any], stage: ResolvedStage, inputs: dict[str,
 
 def plan(pipe: Pipeline, out_dir: Path, force: Sequence[str] = ()) -> list[StagePlan]:
     """The dry run: what ``run_pipeline`` would do with every stage, touching nothing."""
-    _check_force(pipe, force)
     stages = resolve(pipe, out_dir)
+    _check_force(stages, force)
     validate(stages)
     tokens: dict[str, str | None] = {}
     plans = []
@@ -403,8 +471,8 @@ def plan(pipe: Pipeline, out_dir: Path, force: Sequence[str] = ()) -> list[Stage
     return plans
 
 
-def _check_force(pipe: Pipeline, force: Sequence[str]) -> None:
-    names = [s.name for s in pipe.stages]
+def _check_force(stages: Sequence[ResolvedStage], force: Sequence[str]) -> None:
+    names = [s.name for s in stages]
     for name in force:
         if name not in names:
             raise CommandLineError(f"--force {name}: no such stage{did_you_mean(name, names)}; stages: "
@@ -459,8 +527,8 @@ def run_pipeline(pipe: Pipeline, out_dir: Path, *, force: Sequence[str] = (), de
     """Run the stages in order, skipping those that are up to date; returns what was done with each.
 
     ``runner`` runs one command line (default: :func:`invoke`, the CLI in this process)."""
-    _check_force(pipe, force)
     stages = resolve(pipe, out_dir)
+    _check_force(stages, force)
     validate(stages)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_record(pipe, stages, out_dir)

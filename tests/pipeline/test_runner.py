@@ -253,3 +253,31 @@ def test_cli_lists_and_shows_the_packaged_pipelines():
     assert "stages:" in shown.output
     missing = CliRunner().invoke(app, ["run", "birdclef"])
     assert missing.exit_code != 0 and "did you mean 'birdclef21'" in str(missing.exception)
+
+
+def test_rounds_unroll_chain_through_previous_and_feed_the_stage_after_them(toy, tmp_path):
+    path, sets = toy
+    doc = {"name": "loop", "params": {"p1": "", "p2": "", "labels": "", "oof": "", "rounds": ["mean", "rank"]},
+           "stages": {
+               "start": {"command": "ensemble", "args": ["${p1}", "${p2}"]},
+               "mix": {"foreach": "${rounds}", "first": {"model": "start"}, "stages": {
+                   "model": {"command": "ensemble", "args": ["${previous.model.out}", "${p2}", "--method", "${item}"]},
+                   "score": {"command": "evaluate", "args": ["${stages.model.out}/recordings.csv", "${labels}"],
+                             "out": "score-${round}.json"}}},
+               "final": {"command": "evaluate", "args": ["${stages.mix.model.out}/recordings.csv", "${labels}"],
+                         "out": "final.json"}}}
+    loop = tmp_path_yaml(tmp_path, doc)
+    out = tmp_path / "work"
+    steps = plan(load_pipeline(loop, sets), out)
+    assert [s.stage.name for s in steps] == ["start", "mix-1.model", "mix-1.score", "mix-2.model", "mix-2.score",
+                                             "final"]
+    assert steps[1].stage.argv[:3] == ("ensemble", str(out / "start"), str(tmp_path / "p2"))
+    assert steps[3].stage.argv[1] == str(out / "mix-1" / "model")
+    assert steps[4].stage.out == out / "mix-2" / "score-2.json"
+    assert steps[5].stage.deps == ("mix-2.model",)
+    run_pipeline(load_pipeline(loop, sets), out, echo=lambda _: None)
+    assert json.loads((out / "mix-2" / "model" / "ensemble.json").read_text())["method"] == "rank"
+    one = load_pipeline(loop, [*sets, "rounds=[mean]"])
+    assert actions(plan(one, out)) == {"start": "skip", "mix-1.model": "skip", "mix-1.score": "skip", "final": "run"}
+    none = load_pipeline(loop, [*sets, "rounds=[]"])
+    assert plan(none, out)[-1].stage.deps == ("start",)
