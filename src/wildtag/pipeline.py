@@ -21,7 +21,9 @@ A pipeline is a YAML file (packaged ones in ``wildtag/pipelines/``; the first co
 A stage is the command line ``wildtag COMMAND ARGS... [--set S]... --out OUT`` and means exactly what that
 command means: it runs in-process through the CLI. ``${name}`` is a parameter (a list parameter standing
 alone splices its items), ``${stages.X.out}`` the output of an earlier stage X (which makes X a dependency).
-``out`` defaults to the stage's name inside the pipeline folder.
+``out`` defaults to the stage's name inside the pipeline folder; ``when: ${param}`` keeps a stage only when
+that parameter is not empty (an evaluation for labels one may not have). Stages repeated per item of a list
+(``foreach``) are :class:`Rounds`; ``${stages.R.X.all}`` splices the outputs of X in every round of R.
 
 A stage is skipped when its output exists and its stamp (``OUT.stage.json`` beside it) records the same key:
 a hash of the command line, the fingerprints of the files and folders it names (content for files, names,
@@ -54,7 +56,7 @@ from wildtag.suggest import did_you_mean
 
 SUFFIX = ".yaml"
 STAMP_SUFFIX = ".stage.json"
-STAGE_KEYS = {"command", "args", "set", "out", "inputs"}
+STAGE_KEYS = {"command", "args", "set", "out", "inputs", "when"}
 ROUNDS_KEYS = {"foreach", "first", "stages"}
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
 FULL_HASH_MAX_BYTES = 64 * 2**20  # larger files (audio) are fingerprinted by size and time, not content
@@ -80,6 +82,7 @@ class Stage:
     sets: tuple[str, ...] = ()
     out: str = ""
     inputs: tuple[str, ...] = ()
+    when: str = ""  # the stage exists only when this (e.g. ``${test_labels}``) is not empty
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,7 @@ def _stage(name: str, spec: Any, path: Path) -> Stage | Rounds:
             raise ConfigError(f"{path}: stage {name!r}: {key!r} must be a list")
     as_text = lambda items: tuple(str(item) for item in items)  # noqa: E731
     return Stage(name, str(spec["command"]), as_text(spec.get("args", [])), as_text(spec.get("set", [])),
-                 str(spec.get("out") or name), as_text(spec.get("inputs", [])))
+                 str(spec.get("out") or name), as_text(spec.get("inputs", [])), str(spec.get("when") or ""))
 
 
 def _rounds(name: str, spec: dict[str, Any], path: Path) -> Rounds:
@@ -251,9 +254,17 @@ Scope = dict[str, tuple[str, Path]]  # a name as written -> (the stage's full na
 
 
 def _fill(text: str, params: dict[str, Any], stages: Scope, previous: Scope, where: str,
-          deps: set[str]) -> list[str]:
-    """``text`` with its references filled in; a list parameter standing alone becomes its items."""
+          deps: set[str], every: dict[str, list[tuple[str, Path]]] | None = None) -> list[str]:
+    """``text`` with its references filled in; a list parameter standing alone becomes its items, and so
+    does ``${stages.ROUNDS.X.all}`` (the outputs of X in every round)."""
     whole = REFERENCE.fullmatch(text)
+    if whole and whole.group(1).startswith("stages.") and whole.group(1).endswith(".all"):
+        name = whole.group(1)[len("stages."):-len(".all")]
+        if name not in (every or {}):
+            raise ConfigError(f"{where}: ${{{whole.group(1)}}}: no earlier rounds stage {name!r}"
+                              f"{did_you_mean(name, every or {})} (rounds R, stage X: ${{stages.R.X.all}})")
+        deps.update(full for full, _ in every[name])  # type: ignore[index]
+        return [str(path) for _, path in every[name]]  # type: ignore[index]
     if whole and not whole.group(1).startswith(("stages.", "previous.")):
         value = _param(whole.group(1), params, where)
         if isinstance(value, list):
@@ -288,13 +299,16 @@ def resolve(pipe: Pipeline, out_dir: Path) -> list[ResolvedStage]:
     """Every stage's exact command line, output path, dependencies and the outside paths it names; rounds
     are unrolled (stage ``X`` of round 2 of ``noisy`` is ``noisy-2.X``, its output ``OUT/noisy-2/X``)."""
     scope: Scope = {}
+    every: dict[str, list[tuple[str, Path]]] = {}
     resolved: list[ResolvedStage] = []
     for entry in pipe.stages:
         if entry.name in scope:
             raise ConfigError(f"{pipe.path}: stage {entry.name!r} appears twice")
         if isinstance(entry, Stage):
-            resolved.append(_resolve_stage(entry, entry.name, out_dir, pipe.params, scope, {},
-                                           f"{pipe.path.name}: stage {entry.name!r}"))
+            where = f"{pipe.path.name}: stage {entry.name!r}"
+            if entry.when and not _fill(entry.when, pipe.params, scope, {}, where, set())[0].strip():
+                continue  # a stage for an optional input that was not given
+            resolved.append(_resolve_stage(entry, entry.name, out_dir, pipe.params, scope, {}, where, every))
             scope[entry.name] = (entry.name, resolved[-1].out)
             continue
         items = _param(entry.foreach, pipe.params, f"{pipe.path.name}: rounds {entry.name!r}")
@@ -313,6 +327,7 @@ def resolve(pipe: Pipeline, out_dir: Path) -> list[ResolvedStage]:
                                       {**scope, **current}, previous, f"{pipe.path.name}: stage {full!r}")
                 resolved.append(step)
                 current[stage.name] = (full, step.out)
+                every.setdefault(f"{entry.name}.{stage.name}", []).append((full, step.out))
             previous = {**previous, **current}
         for local, target in previous.items():  # after the rounds: the last round's (or first's) outputs
             scope[f"{entry.name}.{local}"] = target
@@ -320,14 +335,15 @@ def resolve(pipe: Pipeline, out_dir: Path) -> list[ResolvedStage]:
 
 
 def _resolve_stage(stage: Stage, full: str, folder: Path, params: dict[str, Any], scope: Scope,
-                   previous: Scope, where: str) -> ResolvedStage:
+                   previous: Scope, where: str, every: dict[str, list[tuple[str, Path]]] | None = None,
+                   ) -> ResolvedStage:
     deps: set[str] = set()
     out = folder / _fill(stage.out, params, scope, previous, where, deps)[0]
     argv, files = [stage.command], []
     for items, flag in ((stage.args, None), (stage.sets, "--set")):
         for item in items:
             before = set(deps)
-            for token in _fill(item, params, scope, previous, where, deps):
+            for token in _fill(item, params, scope, previous, where, deps, every):
                 argv.extend([flag, token] if flag else [token])
                 if deps == before:
                     files.extend(_named_paths(token))

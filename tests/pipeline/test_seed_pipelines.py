@@ -1,0 +1,108 @@
+"""Every packaged pipeline (src/wildtag/pipelines/) runs end to end on a tiny slice of real data.
+
+The pipelines are the packaged files; only their parameters change: data paths, one epoch of a few steps,
+a small backbone and the sizes that follow (the same shrinking as tests/test_recipes.py), so that each
+stage runs in seconds on 2 CPU cores. A second run of each skips every stage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from wildtag.pipeline import list_pipelines, load_pipeline, pipelines_dir, plan, run_pipeline
+
+SPECIES = ["Grylluscampestris", "Chorthippusbiguttulus", "Platypleuraplumosa"]
+PIPELINES = ["birdclef21", "fat2019"]
+
+
+def test_every_pipeline_is_covered():
+    assert sorted(p.stem for p in pipelines_dir().glob("*.yaml")) == sorted(PIPELINES)
+    assert all(description for _, description in list_pipelines())
+
+
+@pytest.fixture(scope="module")
+def insects(shared_data, tmp_path_factory) -> Path:
+    """Three species: four clips each for training (one of them validation), three more each as a noisy set
+    with two labels swapped, in the columns of the BirdCLEF and FAT2019 tables."""
+    labels = pd.read_csv(shared_data / "insectset32" / "labels.csv")
+    out = tmp_path_factory.mktemp("insects")
+    train = pd.concat([labels[labels.species == s].head(4) for s in SPECIES], ignore_index=True)
+    train["split"] = ["validation" if i % 4 == 3 else "train" for i in range(len(train))]
+    pd.DataFrame({"filename": train.file, "primary_label": train.species, "secondary_labels": "[]",
+                  "split": train.split}).to_csv(out / "birdclef.csv", index=False)
+    pd.DataFrame({"fname": train.file, "labels": train.species}).to_csv(out / "curated.csv", index=False)
+    noisy = pd.concat([labels[labels.species == s].iloc[4:7] for s in SPECIES], ignore_index=True)
+    swapped = noisy.species.tolist()
+    swapped[0], swapped[3] = swapped[3], swapped[0]
+    pd.DataFrame({"fname": noisy.file, "labels": swapped}).to_csv(out / "noisy.csv", index=False)
+    test = pd.concat([labels[labels.species == s].iloc[7:8] for s in SPECIES], ignore_index=True)
+    pd.DataFrame({"file": test.file.str.removeprefix("audio/"), "species": test.species}).to_csv(
+        out / "test.csv", index=False)
+    valid = train[train.split == "validation"]
+    pd.DataFrame({"file": valid.file.str.removeprefix("audio/"), "species": valid.species}).to_csv(
+        out / "valid.csv", index=False)
+    return out
+
+
+def audio_list(shared_data: Path, table: Path) -> str:
+    """A YAML list of the audio files named in ``table``'s first column."""
+    names = pd.read_csv(table).iloc[:, 0]
+    return "[" + ", ".join(str(shared_data / "insectset32" / "audio" / Path(n).name) for n in names) + "]"
+
+
+def tiny(param: str, cache: Path, *overrides: str) -> list[str]:
+    """``--set param+=...`` for one epoch of a few steps of a small model."""
+    common = ["trainer.batch_size=8", "trainer.num_workers=0", "sampler.train.samples_per_epoch=16",
+              f"data.cache_dir={cache}"]
+    return [f"{param}+={o}" for o in (*common, *overrides)]
+
+
+def run_twice(name: str, sets: list[str], out: Path) -> list:
+    pipe = load_pipeline(name, sets)
+    steps = run_pipeline(pipe, out, echo=lambda _: None)
+    assert all(s.action == "run" for s in steps)
+    again = plan(load_pipeline(name, sets), out)
+    assert [s.action for s in again] == ["skip"] * len(steps), [(s.stage.name, s.reason) for s in again]
+    return steps
+
+
+def test_birdclef21(insects, shared_data, tmp_path):
+    root = shared_data / "insectset32"
+    sets = [f"labels={insects / 'birdclef.csv'}", f"audio_root={root}", "epochs=1",
+            f"soundscapes={audio_list(shared_data, insects / 'valid.csv')}",
+            f"soundscape_labels={insects / 'valid.csv'}",
+            *tiny("train_set", tmp_path / "cache", "data.split_column=split", "model.backbone={name: tiny_cnn}",
+                  "audio.window_s=2.0", "inference.window_s=1.5", "inference.hop_s=1.5", "model.frontend.n_mels=64",
+                  "model.frontend.hop_length=640")]
+    out = tmp_path / "bc"
+    steps = run_twice("birdclef21", sets, out)
+    assert [s.stage.name for s in steps] == ["cnn", "thresholds", "soundscapes", "evaluate"]
+    thresholds = pd.read_csv(out / "thresholds" / "thresholds.csv")
+    assert thresholds["class"].tolist() == ["*"] and (out / "thresholds" / "thresholds.png").is_file()
+    assert (out / "soundscapes" / "detections.csv").is_file()
+    assert json.loads((out / "evaluate.json").read_text())["n_samples"] == 3
+
+
+def test_fat2019(insects, shared_data, tmp_path):
+    root = shared_data / "insectset32"
+    sets = [f"curated={insects / 'curated.csv'}", f"noisy={insects / 'noisy.csv'}", f"audio_root={root}",
+            f"noisy_audio={audio_list(shared_data, insects / 'noisy.csv')}",
+            f"test_audio={audio_list(shared_data, insects / 'test.csv')}", f"test_labels={insects / 'test.csv'}",
+            "rounds=[4]", "epochs=1", "floor=0.3",
+            *tiny("train_set", tmp_path / "cache", "folds.n_folds=2", "folds.run=[0]",
+                  "model.backbone.num_blocks=2", "model.backbone.base_width=8", "audio.window_s=2.0",
+                  "inference.hop_s=2.0", "model.frontend.n_mels=32", "augment.waveform=[]")]
+    out = tmp_path / "fat"
+    steps = run_twice("fat2019", sets, out)
+    assert [s.stage.name for s in steps][:4] == ["curated", "noisy-1.scores", "noisy-1.picked", "noisy-1.model"]
+    picked = pd.read_csv(out / "noisy-1" / "picked.csv")
+    assert picked["source"].str.startswith("pseudo:").sum() == 4 and len(picked) == 12 + 4
+    assert picked["source"].str.endswith("round1").sum() == 4
+    relabelled = pd.read_csv(out / "relabelled.csv")
+    assert relabelled["source"].str.contains("relabel-all").any()
+    assert json.loads((out / "ensemble" / "ensemble.json").read_text())["method"] == "mean"
+    assert json.loads((out / "evaluate.json").read_text())["n_samples"] == 3
