@@ -1,5 +1,8 @@
 """Post-training commands: ``thresholds`` (on OOF tables), ``ensemble`` (of prediction folders) and
-``pseudo-label`` (new label tables from predictions).
+``pseudo-label`` (new label tables from predictions), ``predict-oof`` (each training recording scored by
+the fold model that did not see it).
+
+    wildtag predict-oof runs/insects --out preds/oof            # windows.parquet, recordings.csv, errors.csv
 
     wildtag pseudo-label preds/noisy --strategy agreement-topk --labels noisy.csv --k 1000 --base curated.csv \
         --out labels/round1.csv --round 1
@@ -149,3 +152,48 @@ def register(app: typer.Typer) -> None:
             round_index=round_index,
         )
         typer.echo(result.line())
+
+    @app.command("predict-oof")
+    def predict_oof_command(
+        run: Path = typer.Argument(..., help="a run directory written by `wildtag train` (its folds.csv)"),
+        out: Path = typer.Option(..., "--out", help="output folder (rerun the same command to resume)"),
+        audio_root: Path | None = typer.Option(None, "--audio-root", help="read the training audio from here "
+                                                                         "(default: where training read it)"),
+        hop_s: float | None = typer.Option(None, "--hop-s", help="window hop; default from the model"),
+        batch_size: int = typer.Option(64, "--batch-size", min=1, help="windows per model call"),
+        workers: int = typer.Option(1, "--workers", min=0, help="decoding processes"),
+        device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: best)"),
+        precision: str | None = typer.Option(None, "--precision", help="fp32 | bf16 (default: bf16 on CUDA)"),
+        detect: bool = typer.Option(False, "--detect", help="also write detections"),
+        threshold: str | None = typer.Option(None, "--threshold", help="detection threshold: a number or a "
+                                                                         "class,threshold CSV; implies --detect"),
+        format_: list[str] | None = typer.Option(None, "--format", help="detection formats (as predict); "
+                                                                        "implies --detect"),
+        overwrite: bool = typer.Option(False, "--overwrite", help="start over in an existing --out"),
+        quiet: bool = typer.Option(False, "--quiet"),
+    ) -> None:
+        """Out-of-fold predict: the outputs of `wildtag predict` for the run's training recordings, each
+        scored by the fold model that held it out (as `predict RUN --fold K` would score it)."""
+        import sys
+
+        from wildtag.cli_archive import _threshold
+        from wildtag.errors import CommandLineError
+        from wildtag.inference.oof import predict_oof
+        from wildtag.runtime import configure_threads
+
+        if hop_s is not None and not hop_s > 0:
+            raise CommandLineError(f"--hop-s must be a positive number of seconds, got {hop_s}")
+        if not run.exists():
+            raise FileNotFoundError(f"{run}: no such run directory")
+        configure_threads(workers)
+        summary = predict_oof(run, out, audio_root_override=audio_root, precision=precision, device=device,
+                              hop_s=hop_s, batch_size=batch_size, num_workers=workers,
+                              detect=True if detect else None, threshold=_threshold(threshold),
+                              formats=format_ or (), overwrite=overwrite, show_progress=not quiet)
+        sys.stderr.write(summary.line() + "\n")
+        if summary.n_errors:
+            sys.stderr.write(f"see {summary.out_dir / 'errors.csv'} for what could not be scored\n")
+        if summary.n_recordings == 0:
+            sys.stderr.write(f"error: no training recording of {run} could be scored "
+                             f"(see {summary.out_dir / 'errors.csv'})\n")
+            raise SystemExit(1)

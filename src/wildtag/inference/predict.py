@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,7 @@ def predict(
     fail_on_error: bool = False,
     engine: Engine | None = None,
     show_progress: bool = True,
+    only: Collection[str] | None = None,
 ) -> PredictionSummary:
     """Score every audio file under ``inputs`` with ``scorer`` (or the fold-averaged models of ``run``).
 
@@ -149,6 +150,8 @@ def predict(
     adds absolute times to the windows. ``journal=False`` writes the outputs straight from scoring: no
     resume, no lock (the baseline of the journal's overhead). ``fail_on_error`` stops at the first file
     that cannot be read. ``engine`` maps the per-file work over the files (default: this process).
+    ``only`` scores just these recording ids of the files found (out-of-fold predict: the training
+    recordings under the audio root); an id in it that no file has is an ``errors.csv`` row.
     """
     started = time.perf_counter()
     scorer = scorer if scorer is not None else _build_scorer(run, backend, precision, device, folds)
@@ -168,11 +171,17 @@ def predict(
 
     input_paths = [Path(p) for p in inputs]
     scan = scan_audio(input_paths)  # missing paths, unlistable folders, symlink loops: scan.problems
-    ids = recording_ids(input_paths, scan.files)
-    _check_unique(ids, scan.files)
+    ids, files = recording_ids(input_paths, scan.files), list(scan.files)
+    _check_unique(ids, files)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, overwrite, journal)
     errors = [{"path": p.path, "reason": p.reason} for p in scan.problems]
+    if only is not None:
+        wanted = set(only)
+        ids, files = [rid for rid in ids if rid in wanted], [f for rid, f in zip(ids, files, strict=True)
+                                                              if rid in wanted]
+        errors += [{"path": rid, "reason": f"no such file: recording {rid!r} is not under "
+                    f"{', '.join(map(str, input_paths))}", "kind": "file"} for rid in sorted(wanted - set(ids))]
     starts = StartTimes(metadata, timezone, ids)
     roots = dict(zip([resolved for _, resolved in input_roots(input_paths)], input_paths, strict=True))
     work = ScoreFiles(scorer, windows, batch_size=batch_size, num_workers=num_workers)
@@ -181,7 +190,7 @@ def predict(
            "window_layout": asdict(layout), "detections": detection.key(classes) if detection else None}
 
     tasks, stamps = [], {}
-    for rid, path in zip(ids, scan.files, strict=True):
+    for rid, path in zip(ids, files, strict=True):
         try:
             stamps[rid] = FileStamp.of(path)
         except OSError as error:

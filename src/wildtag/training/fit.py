@@ -32,6 +32,7 @@ from wildtag.models import create_tagger
 from wildtag.models.card import InferenceDefaults, ModelCard, Provenance, data_fingerprint
 from wildtag.runtime import configure_threads
 from wildtag.training.datamodule import FoldDataModule, fold_seed
+from wildtag.training.fold_file import write_folds
 from wildtag.training.module import TaggerModule
 from wildtag.training.prepare import LabelledData, prepare_data
 from wildtag.training.run_dir import (
@@ -364,6 +365,7 @@ def _fit_in(cfg: ExperimentConfig, run_dir: Path, show_progress: bool, extend: b
         log.warning("skipped %d recording(s); see %s", len(skipped), run_dir / "errors.csv")
     cache_dir = cfg.data.cache_dir or run_dir.parent / ".cache"
     splits = split_folds(cfg, data)
+    write_folds(run_dir, splits, {rid: data.recordings[rid].path for rid in data.recordings})  # for OOF predict
     folds = cfg.folds.run if (cfg.folds.run is not None and not cfg.data.split_column) else list(splits)
     unknown = [k for k in folds if k not in splits]
     if unknown:
