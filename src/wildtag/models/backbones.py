@@ -134,8 +134,6 @@ def create_backbone(
     carries ``pretrained_source`` (a hub id, URL or file; None for random weights) and
     ``pretrained_licence`` (None when unknown).
     """
-    import timm  # here, not at the top: importing timm takes seconds that tiny_cnn users need not pay
-
     if name in BACKBONES:
         if pretrained and pretrained_path is None:
             raise PretrainedWeightsError(
@@ -147,6 +145,8 @@ def create_backbone(
             # Not a timm model: timm has no pretrained_cfg (first conv, classifier) to load it by.
             load_backbone_weights(backbone, pretrained_path, in_chans, first_conv=getattr(backbone, "first_conv", None))
         return _with_provenance(backbone, None if pretrained_path is None else str(pretrained_path), None)
+    import timm  # here, not at the top: importing timm takes seconds that tiny_cnn users need not pay
+
     if not timm.is_model(name):
         close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
         raise UnknownNameError("backbone (wildtag or timm)", name, BACKBONES.list() + close)
