@@ -67,6 +67,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="folder for the combined tables"),
         method: str = typer.Option("mean", "--method", help="mean | rank | weighted"),
         weights: str = typer.Option("", "--weights", help="comma-separated weights for --method weighted"),
+        fit_on: list[Path] | None = typer.Option(
+            None, "--fit-weights", help="fit the weights on out-of-fold scores: one run directory or oof.parquet "
+                                        "per input, in the same order (implies --method weighted); repeatable"),
+        metric: str = typer.Option("lwlrap", "--metric", help="with --fit-weights: lwlrap | map | roc_auc"),
     ) -> None:
         """Combine prediction folders row by row (joined on recording and window times)."""
         import json
@@ -75,11 +79,24 @@ def register(app: typer.Typer) -> None:
 
         from wildtag.errors import CommandLineError
         from wildtag.fileio import write_csv_atomic, write_parquet_atomic, write_text_atomic
-        from wildtag.postprocess.ensemble import METHODS, combine
+        from wildtag.postprocess.ensemble import METHODS, combine, fit_weights_on_oof, read_oof
 
         if method not in METHODS:
             raise CommandLineError(f"--method must be one of {list(METHODS)}, got {method!r}")
         given = [float(w) for w in weights.split(",") if w.strip()] if weights else None
+        fitted = None
+        if fit_on:
+            if given is not None:
+                raise CommandLineError("--weights and --fit-weights: give the weights or fit them, not both")
+            if method not in ("mean", "weighted"):
+                raise CommandLineError(f"--fit-weights fits a weighted average; it cannot be --method {method}")
+            if len(fit_on) != len(inputs):
+                raise CommandLineError(f"--fit-weights needs one out-of-fold source per input ({len(inputs)}), "
+                                       f"got {len(fit_on)}")
+            fitted = fit_weights_on_oof([read_oof(p) for p in fit_on], metric, names=[str(p) for p in fit_on])
+            method, given = "weighted", fitted["weights"]
+            typer.echo(f"fitted weights {', '.join(f'{w:.3f}' for w in given)}: {metric} {fitted['fitted']:.4f} "
+                       f"on {fitted['n_rows']} out-of-fold rows (mean of the models: {fitted['mean']:.4f})")
         if method == "weighted" and (given is None or len(given) != len(inputs)):
             raise CommandLineError(f"--method weighted needs --weights with {len(inputs)} numbers")
         for folder in inputs:
@@ -96,7 +113,7 @@ def register(app: typer.Typer) -> None:
             # predict --datetime adds absolute times to windows: not a score to combine
             tables = [read(folder / name).drop(columns=["datetime"], errors="ignore") for folder in inputs]
             classes = [c for c in tables[0].columns if c not in keys]
-            combined = combine(tables, keys, classes, method, given)
+            combined = combine(tables, keys, classes, method, given, names=[str(f / name) for f in inputs])
             if name.endswith(".parquet"):
                 write_parquet_atomic(combined, out / name)
             else:
@@ -105,6 +122,8 @@ def register(app: typer.Typer) -> None:
         if not written:
             raise FileNotFoundError("no table (windows.parquet, recordings.csv) is present in every input folder")
         record = {"method": method, "inputs": [str(p) for p in inputs], "weights": given}
+        if fitted is not None:
+            record["fitted_on"] = {"oof": [str(p) for p in fit_on or []], **fitted}
         write_text_atomic(out / "ensemble.json", json.dumps(record, indent=2))
         typer.echo(f"{method} ensemble of {len(inputs)} -> {out} ({', '.join(written)})")
 

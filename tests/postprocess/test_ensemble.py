@@ -2,6 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wildtag.config import ConfigError
+from wildtag.labels import LabelError
 from wildtag.metrics import lwlrap
 from wildtag.postprocess.ensemble import combine, combine_arrays, fit_weights
 
@@ -18,8 +20,10 @@ def test_rank_average_equals_hand_computation():
 def test_missing_rows_are_an_error():
     a = pd.DataFrame({"recording": ["x", "y"], "c": [0.1, 0.9]})
     b = pd.DataFrame({"recording": ["x"], "c": [0.2]})
-    with pytest.raises(KeyError):
-        combine([a, b], ["recording"], ["c"])
+    with pytest.raises(LabelError, match="p2.csv: lacks 1 row"):
+        combine([a, b], ["recording"], ["c"], names=["p1.csv", "p2.csv"])
+    with pytest.raises(ConfigError, match="2 weights"):
+        combine([a, a], ["recording"], ["c"], method="weighted", weights=[1.0])
 
 
 def test_fitted_weights_beat_the_mean():
