@@ -21,7 +21,7 @@ from wildtag.registry import Registry
 
 FRONTENDS: Registry[Frontend] = Registry("frontend")
 
-__all__ = ["FRONTENDS", "NORMALIZATIONS", "SCALES", "Frontend", "create_frontend", "list_frontends"]
+__all__ = ["FRONTENDS", "NORMALIZATIONS", "SCALES", "Frontend", "create_frontend", "list_frontends", "shares_frames"]
 
 _LOG_OFFSET = 1e-6
 _NORM_EPS = 1e-5
@@ -35,6 +35,12 @@ def create_frontend(name: str, /, **kwargs: object) -> Frontend:
     torch.Size([2, 1, 64, 101])
     """
     return FRONTENDS.create(name, **kwargs)
+
+
+def shares_frames(frontend: object) -> bool:
+    """Whether ``frontend`` computes :meth:`Frontend.scaled_windows` / :meth:`Frontend.finish` as its forward
+    (the STFT and log-mel frontends; not the two-channel or embedding ones)."""
+    return isinstance(frontend, Frontend) and type(frontend).forward is Frontend.forward
 
 
 def list_frontends(pattern: str = "*") -> list[str]:
@@ -90,15 +96,97 @@ class Frontend(nn.Module):
 
     def forward(self, wave: Tensor) -> Tensor:
         """Spectrogram images ``(B, C, F, T)`` float32 of waveforms ``(B, N)`` (or ``(B, 1, N)``)."""
+        return self.finish(self.scaled(wave))
+
+    def scaled(self, wave: Tensor) -> Tensor:
+        """The first half of :meth:`forward`: projected and scaled (dB / log), not normalised, ``(B, 1, F, T)``.
+
+        What it gives depends only on the settings (no learnt weights), so the fold models of one run
+        share it; :meth:`finish` does the rest.
+        """
         wave = self._check_wave(wave)
         # The STFT, the dB scale and the statistics lose too much in float16: always float32.
         with torch.autocast(device_type=wave.device.type, enabled=False):
-            spec = self.project(self._stft_power(wave.float()))
-            spec = self._scale(spec).unsqueeze(1)
-            spec = self._normalize(spec)
+            return self._scale(self.project(self._stft_power(wave.float()))).unsqueeze(1)
+
+    def finish(self, spec: Tensor) -> Tensor:
+        """The second half of :meth:`forward`: normalisation and the coordinate channel of :meth:`scaled`'s output."""
+        with torch.autocast(device_type=spec.device.type, enabled=False):
+            spec = self._normalize(spec.float())
             if self.freq_coord:
                 spec = torch.cat([spec, self._freq_coord(spec)], dim=1)
         return spec
+
+    def scaled_windows(self, signal: Tensor, starts: Tensor, window_n: int) -> Tensor:
+        """:meth:`scaled` of the windows ``signal[s : s + window_n]`` for ``s`` in ``starts``, from one STFT.
+
+        Equal to ``self.scaled(torch.stack([signal[s : s + window_n] for s in starts]))`` (within float
+        rounding) but computes each frame once where windows overlap: the frames whose FFT support lies
+        inside a window come from one STFT of ``signal``; the few frames at each window's edges, where the
+        per-window STFT reflects at the window's ends, are computed per window (in one batched call).
+        That needs window starts a whole number of STFT hops apart: starts that are not (an end-aligned
+        last window) are computed per window. ``signal`` is 1-d; every window must lie inside it.
+        """
+        if signal.ndim != 1:
+            raise ValueError(f"expected a 1-d signal, got shape {tuple(signal.shape)}")
+        starts = torch.as_tensor(starts, dtype=torch.long).flatten()
+        if len(starts) == 0:
+            raise ValueError("no window starts given")
+        if int(starts.min()) < 0 or int(starts.max()) + window_n > len(signal):
+            raise ValueError(f"windows of {window_n} samples at starts {int(starts.min())}..{int(starts.max())} "
+                             f"do not lie inside a signal of {len(signal)} samples")
+        with torch.autocast(device_type=signal.device.type, enabled=False):
+            signal = signal.float()
+            hop, half = self.hop_length, self.n_fft // 2
+            t_lo = -(-half // hop)  # first frame whose support starts inside the window
+            t_hi = (window_n - self.n_fft + half) // hop  # last frame whose support ends inside it
+            aligned = (starts - starts[0]) % hop == 0
+            if t_hi < t_lo or self._tail_from(window_n, t_hi) < t_lo * hop:
+                aligned[:] = False  # windows too short for interior frames: nothing to share
+            out = None
+            if not bool(aligned.all()):
+                rest = starts[~aligned]
+                waves = signal[rest[:, None] + torch.arange(window_n, device=signal.device)]
+                per_window = self.project(self._stft_power(self._check_wave(waves)))
+                out = per_window.new_empty(len(starts), *per_window.shape[1:])
+                out[~aligned] = per_window
+            if bool(aligned.any()):
+                shared = self._shared_frames(signal, starts[aligned], window_n, t_lo, t_hi)
+                if out is None:
+                    out = shared
+                else:
+                    out[aligned] = shared
+            return self._scale(out).unsqueeze(1)
+
+    def _tail_from(self, window_n: int, t_hi: int) -> int:
+        """Where the per-window STFT of a window's last frames starts: whole hops into the window, before the
+        support of frame ``t_hi + 1`` and more than ``n_fft // 2`` samples before the window's end."""
+        hop, half = self.hop_length, self.n_fft // 2
+        return min((t_hi + 1) * hop - half, window_n - half - 1) // hop * hop
+
+    def _shared_frames(self, signal: Tensor, starts: Tensor, window_n: int, t_lo: int, t_hi: int) -> Tensor:
+        """Projected frames ``(n, F, T)`` of windows whose starts are whole hops apart (see :meth:`scaled_windows`)."""
+        hop, half, n_fft = self.hop_length, self.n_fft // 2, self.n_fft
+        first = int(starts.min())
+        # Interior frames: frame j of an uncentred STFT from `a` is centred on first + (t_lo + j) * hop.
+        a = first + t_lo * hop - half
+        b = int(starts.max()) + t_hi * hop - half + n_fft
+        block = self.project(self._stft(signal[a:b].unsqueeze(0), center=False))[0]  # (F, J)
+        index = ((starts - first) // hop)[:, None] + torch.arange(t_hi - t_lo + 1, device=signal.device)
+        interior = block[:, index].permute(1, 0, 2)  # (n, F, t_hi - t_lo + 1)
+        # Edge frames, with the per-window STFT's reflection at each window's ends.
+        span = torch.arange(window_n, device=signal.device)
+        # reflect padding needs more than `half` samples; samples beyond a needed frame's support change nothing
+        head_n = min(window_n, max((t_lo - 1) * hop - half + n_fft, half + 1))
+        tail_from = self._tail_from(window_n, t_hi)
+        parts = []
+        if t_lo > 0:
+            heads = signal[starts[:, None] + span[:head_n]]
+            parts.append(self.project(self._stft_power(heads))[..., :t_lo])
+        parts.append(interior)
+        tails = signal[starts[:, None] + span[tail_from:]]
+        parts.append(self.project(self._stft_power(tails))[..., t_hi + 1 - tail_from // hop :])
+        return torch.cat(parts, dim=-1)
 
     def _freq_coord(self, spec: Tensor) -> Tensor:
         """The coordinate channel (B, 1, F, T) for ``spec`` (B, C, F, T): -1 at the lowest bin, 1 at the highest."""
@@ -118,13 +206,17 @@ class Frontend(nn.Module):
         return wave
 
     def _stft_power(self, wave: Tensor) -> Tensor:
+        return self._stft(wave, center=True)
+
+    def _stft(self, wave: Tensor, center: bool) -> Tensor:
+        """``|STFT|**power`` (B, n_fft//2+1, T); centred with reflect padding, or uncentred (no padding)."""
         stft = torch.stft(
             wave,
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             win_length=self.win_length,
             window=self.window.float(),  # float32 even if the model was cast to half
-            center=True,
+            center=center,
             pad_mode="reflect",
             return_complex=True,
         )
