@@ -3,6 +3,9 @@
 the fold model that did not see it).
 
     wildtag predict-oof runs/insects --out preds/oof            # windows.parquet, recordings.csv, errors.csv
+    wildtag train-metadata labels.csv --features latitude,longitude,day_of_year --folds-from runs/cnn \
+        --blend-with preds/cnn-oof --fit-blend --out runs/meta
+    wildtag predict-metadata runs/meta survey.csv --blend-with preds/survey --out preds/survey-prior
 
     wildtag pseudo-label preds/noisy --strategy agreement-topk --labels noisy.csv --k 1000 --base curated.csv \
         --out labels/round1.csv --round 1
@@ -216,3 +219,66 @@ def register(app: typer.Typer) -> None:
             sys.stderr.write(f"error: no training recording of {run} could be scored "
                              f"(see {summary.out_dir / 'errors.csv'})\n")
             raise SystemExit(1)
+
+    @app.command("train-metadata")
+    def train_metadata_command(
+        labels: Path = typer.Argument(..., help="clip labels with per-recording metadata columns"),
+        features: str = typer.Option("", "--features", help="comma-separated numeric columns (z-scored); "
+                                                            "day_of_year and hour may come from a date column"),
+        out: Path = typer.Option(..., "--out", help="the metadata run directory to write"),
+        categorical: str = typer.Option("", "--categorical", help="comma-separated categorical columns"),
+        label_format: str = typer.Option("auto", "--format", help="format of LABELS"),
+        folds_from: Path | None = typer.Option(None, "--folds-from", help="the audio run whose folds.csv (and "
+                                                                          "classes) to use"),
+        n_folds: int = typer.Option(5, "--n-folds", min=2, help="without --folds-from: how many folds"),
+        fold_strategy: str = typer.Option("stratified", "--fold-strategy",
+                                          help="without --folds-from: stratified | geo_time_block | random ..."),
+        seed: int = typer.Option(0, "--seed"),
+        blend_with: Path | None = typer.Option(None, "--blend-with", help="the audio model's out-of-fold "
+                                                                          "prediction folder (recordings.csv)"),
+        blend_weight: float | None = typer.Option(None, "--blend-weight", min=0.0, max=1.0,
+                                                  help="metadata weight in the blend (default 0.14)"),
+        fit_blend: bool = typer.Option(False, "--fit-blend", help="fit the blend weight on the OOF scores"),
+        metric: str = typer.Option("lwlrap", "--metric", help="metric the fitted weight maximises: lwlrap | map "
+                                                              "| roc_auc"),
+        max_iter: int = typer.Option(100, "--max-iter", min=1, help="boosting iterations per class"),
+        learning_rate: float = typer.Option(0.1, "--learning-rate", min=0.0),
+        min_samples_leaf: int = typer.Option(20, "--min-samples-leaf", min=1, help="smaller for small sets"),
+    ) -> None:
+        """A metadata model (HistGradientBoosting, one per class) with out-of-fold scores and an optional blend
+        with the audio model; saved without pickle (training table + parameters, refitted on load)."""
+        from wildtag.postprocess.metadata_run import train_metadata
+
+        if not labels.exists():
+            raise FileNotFoundError(f"{labels}: no such label file")
+        summary = train_metadata(
+            labels, [f.strip() for f in features.split(",") if f.strip()], out,
+            categorical=[c.strip() for c in categorical.split(",") if c.strip()], label_format=label_format,
+            folds_from=folds_from, n_folds=n_folds, fold_strategy=fold_strategy, seed=seed, blend_with=blend_with,
+            blend_weight=blend_weight, fit_blend=fit_blend, metric=metric,
+            params={"max_iter": max_iter, "learning_rate": learning_rate, "min_samples_leaf": min_samples_leaf},
+        )
+        line = f"metadata model -> {out}: out-of-fold lwlrap {summary['oof']['lwlrap']:.4f} ({summary['folds']})"
+        if "blend" in summary:
+            b = summary["blend"]
+            line += (f"; blend weight {b['weight']:.2f}: {metric} {b[f'audio_{metric}']:.4f} audio alone, "
+                     f"{b[f'blend_{metric}']:.4f} blended -> {out / 'blend' / 'recordings.csv'}")
+        typer.echo(line)
+
+    @app.command("predict-metadata")
+    def predict_metadata_command(
+        run: Path = typer.Argument(..., help="a metadata run directory (`wildtag train-metadata`)"),
+        table: Path = typer.Argument(..., help="CSV of recording and the model's metadata columns"),
+        out: Path = typer.Option(..., "--out", help="folder for prior.csv (and the blended recordings.csv)"),
+        blend_with: Path | None = typer.Option(None, "--blend-with", help="the audio model's prediction folder "
+                                                                          "for these recordings"),
+        blend_weight: float | None = typer.Option(None, "--blend-weight", min=0.0, max=1.0,
+                                                  help="default: the run's blend.json weight, else 0.14"),
+    ) -> None:
+        """Occurrence prior ("is this species plausible here this week") for recordings with metadata, and its
+        blend with the audio model's recording scores."""
+        from wildtag.postprocess.metadata_run import predict_metadata
+
+        folder = predict_metadata(run, table, out, blend_with=blend_with, blend_weight=blend_weight)
+        typer.echo(f"prior -> {folder / 'prior.csv'}" + (f", blend -> {folder / 'recordings.csv'}"
+                                                         if blend_with is not None else ""))
