@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
+import pytest
 
+from wildtag.config import ConfigError
 from wildtag.metrics import lwlrap
 from wildtag.postprocess.metadata import blend, oof_predict
 
@@ -16,3 +18,8 @@ def test_location_signal_is_learnt_out_of_fold():
     assert lwlrap(targets, meta) > 0.95
     audio = rng.random((n, 2))
     assert lwlrap(targets, blend(audio, meta, 0.5)) > lwlrap(targets, audio)
+
+
+def test_a_blend_weight_outside_0_1_is_a_user_error():
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        blend(np.zeros(2), np.ones(2), 1.5)

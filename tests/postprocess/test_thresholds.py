@@ -2,6 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wildtag.config import ConfigError
+from wildtag.labels import LabelError
 from wildtag.metrics import row_f1_with_nocall
 from wildtag.postprocess.thresholds import search_threshold, threshold_table, thresholds_for, with_nocall
 
@@ -47,8 +49,15 @@ def test_threshold_table_and_nocall():
     cuts = thresholds_for(table, names)
     out = with_nocall(pd.DataFrame(score, columns=names), names, cuts)
     assert list(out) == ["a", "b", "nocall", "a"]
-    with pytest.raises(KeyError):
-        thresholds_for(pd.DataFrame({"class": ["a"], "threshold": [0.5]}), names)
+    with pytest.raises(LabelError, match=r"t\.csv: no threshold for classes \['b'\]"):
+        thresholds_for(pd.DataFrame({"class": ["a"], "threshold": [0.5]}), names, "t.csv")
+
+
+def test_bad_metric_and_shapes_are_user_errors():
+    with pytest.raises(ConfigError, match="did you mean 'f1'"):
+        search_threshold(np.ones(3), np.ones(3), "f11")
+    with pytest.raises(LabelError, match="differ in shape"):
+        search_threshold(np.ones(3), np.ones(4))
 
 
 def test_thresholds_command_writes_csv_and_png(tmp_path):

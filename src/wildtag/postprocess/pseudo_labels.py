@@ -266,7 +266,7 @@ def pseudo_label_files(
         else:
             table = pd.read_csv(threshold)
             _require(table, ["class", "threshold"], f"threshold file {threshold}")
-            cuts = dict(zip(classes, thresholds_for(table, classes), strict=True))
+            cuts = dict(zip(classes, thresholds_for(table, classes, str(threshold)), strict=True))
         new = make_events(mine_oof_windows(windows, given.table, cuts, cap=cap, run=run, round_index=round_index,
                                            fp_below=fp_below))
         kind, first = "events", None if new_only else given.table

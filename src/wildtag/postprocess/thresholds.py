@@ -11,7 +11,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from wildtag.config import ConfigError
+from wildtag.labels import LabelError
 from wildtag.metrics import row_f1_with_nocall
+from wildtag.suggest import did_you_mean
 
 GLOBAL_CLASS = "*"
 NOCALL = "nocall"
@@ -39,11 +42,13 @@ def candidate_thresholds(scores: np.ndarray, max_candidates: int = 201) -> np.nd
 def search_threshold(y_true: np.ndarray, y_score: np.ndarray, metric: str = "f1") -> tuple[float, np.ndarray, np.ndarray]:
     """The threshold (``score >= t`` is positive) maximising ``metric``; also the tried grid and its values."""
     if metric not in METRICS:
-        raise KeyError(f"unknown threshold metric {metric!r}; choose one of {sorted(METRICS)}")
+        raise ConfigError(f"unknown threshold metric {metric!r}{did_you_mean(metric, METRICS)}; "
+                          f"choose one of {sorted(METRICS)}")
     true = np.asarray(y_true, dtype=bool)
     score = np.asarray(y_score, dtype=np.float64)
     if true.shape != score.shape:
-        raise ValueError(f"labels {true.shape} and scores {score.shape} differ in shape")
+        raise LabelError(None, None, f"labels {true.shape} and scores {score.shape} differ in shape; give the "
+                                     "targets and scores of the same rows and classes")
     grid = candidate_thresholds(score)
     values = np.array([METRICS[metric](true, score >= t) for t in grid])
     return float(grid[int(np.argmax(values))]), grid, values
@@ -62,12 +67,13 @@ def threshold_table(
     return pd.DataFrame(rows, columns=["class", "threshold"])
 
 
-def thresholds_for(table: pd.DataFrame, class_names: Sequence[str]) -> np.ndarray:
-    """Each class's threshold from a ``class,threshold`` table (the ``*`` row fills the gaps)."""
+def thresholds_for(table: pd.DataFrame, class_names: Sequence[str], source: str | None = None) -> np.ndarray:
+    """Each class's threshold from a ``class,threshold`` table (the ``*`` row fills the gaps); ``source``
+    names the file in errors."""
     lookup = dict(zip(table["class"].astype(str), table["threshold"].astype(float), strict=True))
     missing = [name for name in class_names if name not in lookup and GLOBAL_CLASS not in lookup]
     if missing:
-        raise KeyError(f"no threshold for classes {missing} and no '*' default row")
+        raise LabelError(source, None, f"no threshold for classes {missing[:5]} and no '*' default row")
     return np.array([lookup.get(name, lookup.get(GLOBAL_CLASS)) for name in class_names], dtype=np.float64)
 
 
