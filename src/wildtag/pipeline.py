@@ -60,7 +60,7 @@ STAGE_KEYS = {"command", "args", "set", "out", "inputs", "when"}
 ROUNDS_KEYS = {"foreach", "first", "stages"}
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
 FULL_HASH_MAX_BYTES = 64 * 2**20  # larger files (audio) are fingerprinted by size and time, not content
-RESUMABLE = {"train", "predict"}
+RESUMABLE = {"train", "predict", "predict-oof"}  # commands that continue their own interrupted output
 NOT_INPUT_KEYS = ("cache_dir",)  # recipe keys naming folders that are written, not read, by a stage  # commands that continue their own interrupted output
 
 

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from wildtag.labels import read_raven
 from wildtag.pipeline import list_pipelines, load_pipeline, pipelines_dir, plan, run_pipeline
 
 SPECIES = ["Grylluscampestris", "Chorthippusbiguttulus", "Platypleuraplumosa"]
-PIPELINES = ["birdclef21", "fat2019"]
+BATS = ["XC821237", "XC826219", "XC820302"]
+PIPELINES = ["birdclef21", "dl_pipeline", "fat2019", "rfcx_tpfp"]
 
 
 def test_every_pipeline_is_covered():
@@ -46,6 +49,45 @@ def insects(shared_data, tmp_path_factory) -> Path:
     pd.DataFrame({"file": valid.file.str.removeprefix("audio/"), "species": valid.species}).to_csv(
         out / "valid.csv", index=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def bats(shared_data, tmp_path_factory) -> Path:
+    """Three bat recordings as RFCx tables: each recording's own calls (12 at most) are true positives, the
+    other species' bands at the times of every third call false positives; the boxes of the first recording
+    again as a test set."""
+    folder = shared_data / "bats_whombat"
+    events = pd.concat([read_raven(next(folder.glob(f"{b}*.selections.txt"))) for b in BATS], ignore_index=True)
+    events = events.groupby("recording_id").head(12).reset_index(drop=True)
+    species = {name: i for i, name in enumerate(sorted(events["label"].unique()))}
+    bands = events.groupby("label")[["f0_hz", "f1_hz"]].median()
+
+    def rfcx(rows: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"recording_id": rows["recording_id"], "species_id": rows["label"].map(species),
+                             "songtype_id": 1, "t_min": rows["t0_s"], "f_min": rows["f0_hz"],
+                             "t_max": rows["t1_s"], "f_max": rows["f1_hz"]})
+
+    absent = [{**row[["recording_id", "t0_s", "t1_s"]].to_dict(), "label": label, **band.to_dict()}
+              for _, row in events.iloc[::3].iterrows() for label, band in bands.iterrows() if label != row["label"]]
+    out = tmp_path_factory.mktemp("bats")
+    rfcx(events).to_csv(out / "train_tp.csv", index=False)
+    rfcx(pd.DataFrame(absent)).to_csv(out / "train_fp.csv", index=False)
+    first = events[events["recording_id"] == events["recording_id"].iloc[0]]
+    first.assign(label=first["label"].map(species).astype(str))[  # RFCx classes are species ids
+        ["recording_id", "t0_s", "t1_s", "f0_hz", "f1_hz", "label"]].to_csv(out / "test_boxes.csv", index=False)
+    return out
+
+
+BAT_TRAIN = ["audio.sample_rate=192000", "folds.n_folds=2", "folds.strategy=random", "folds.run=[0]",
+             "model.backbone={name: tiny_cnn}"]
+MIXOVER = ["audio.window_s=0.1", "model.box_crop={out_bins: 32, out_frames: 32}"]
+SED = ["audio.window_s=0.2", "model.frontend.n_mels=64", "model.frontend.hop_length=256"]
+DL = ["audio.window_s=0.2", "model.frontend.hop_length=256", "inference.hop_s=0.2",
+      "inference.tiles.widths_frames=[16, 32]"]
+
+
+def bat_test_audio(shared_data: Path) -> str:
+    return str(next((shared_data / "bats_whombat" / "audio").glob(f"{BATS[0]}*.flac")))
 
 
 def audio_list(shared_data: Path, table: Path) -> str:
@@ -106,3 +148,38 @@ def test_fat2019(insects, shared_data, tmp_path):
     assert relabelled["source"].str.contains("relabel-all").any()
     assert json.loads((out / "ensemble" / "ensemble.json").read_text())["method"] == "mean"
     assert json.loads((out / "evaluate.json").read_text())["n_samples"] == 3
+
+
+def test_rfcx_tpfp(bats, shared_data, tmp_path):
+    sets = [f"labels={bats / 'train_tp.csv'}", f"fp_labels={bats / 'train_fp.csv'}",
+            f"audio_root={shared_data / 'bats_whombat' / 'audio'}", f"test_audio={bat_test_audio(shared_data)}",
+            f"test_labels={bats / 'test_boxes.csv'}", "epochs=1", "mine_threshold=0.0", "mine_cap=3", "window_s=0.1", "hop_s=0.05",
+            *tiny("mixover_set", tmp_path / "cache", *BAT_TRAIN, *MIXOVER),
+            *tiny("sed_set", tmp_path / "cache", *BAT_TRAIN, *SED)]
+    out = tmp_path / "rfcx"
+    steps = run_twice("rfcx_tpfp", sets, out)
+    assert [s.stage.name for s in steps] == ["mixover", "oof", "mined", "mixover_mined", "sed", "test_mixover",
+                                             "test_sed", "ensemble", "evaluate"]
+    mined = pd.read_csv(out / "mined.csv")
+    new = mined[mined["source"].str.startswith("pseudo:")]
+    assert 0 < len(new) and new.groupby("label").size().max() <= 3
+    assert json.loads((out / "ensemble" / "ensemble.json").read_text())["method"] == "rank"
+    assert json.loads((out / "evaluate.json").read_text())["n_classes_scored"] > 0
+
+
+def test_dl_pipeline(bats, shared_data, tmp_path):
+    sets = [f"labels={bats / 'train_tp.csv'}", f"audio_root={shared_data / 'bats_whombat' / 'audio'}",
+            f"test_audio={bat_test_audio(shared_data)}", f"test_labels={bats / 'test_boxes.csv'}", "epochs=1",
+            "seeds=[0, 1]", *tiny("train_set", tmp_path / "cache", *BAT_TRAIN, *DL)]
+    out = tmp_path / "dl"
+    steps = run_twice("dl_pipeline", sets, out)
+    assert [s.stage.name for s in steps] == ["iterations-1.model", "iterations-1.test", "iterations-2.model",
+                                             "iterations-2.test", "ensemble", "evaluate"]
+    record = json.loads((out / "ensemble" / "ensemble.json").read_text())
+    assert record["inputs"] == [str(out / "iterations-1" / "test"), str(out / "iterations-2" / "test")]
+    a, b, mean = (pd.read_parquet(p / "windows.parquet") for p in (out / "iterations-1" / "test",
+                                                                    out / "iterations-2" / "test", out / "ensemble"))
+    classes = [c for c in a.columns if c not in ("recording", "t0_s", "t1_s")]
+    assert mean[classes].to_numpy() == pytest.approx((a[classes].to_numpy() + b[classes].to_numpy()) / 2)
+    assert yaml.safe_load((out / "iterations-2" / "model" / "config.yaml").read_text())["seed"] == 1
+    assert json.loads((out / "evaluate.json").read_text())["n_classes_scored"] > 0
