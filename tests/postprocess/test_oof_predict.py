@@ -104,3 +104,27 @@ def test_cli_predict_oof_and_a_missing_fold(two_fold_run, tmp_path):
     errors = pd.read_csv(tmp_path / "o" / "errors.csv")
     assert sorted(errors["path"]) == sorted(folds.loc[folds["fold"] == 1, "recording_id"])
     assert errors["reason"].str.contains("fold 1 has no checkpoint").all()
+
+
+def test_oof_windows_feed_tp_mining_outside_the_boxes(two_fold_run, tmp_path):
+    from wildtag.labels import read_labels
+    from wildtag.postprocess.pseudo_labels import pseudo_label_files
+
+    run, labels = two_fold_run
+    predict_oof(run, tmp_path / "oof", show_progress=False)
+    ids = pd.read_csv(labels)["file"]
+    boxes = pd.DataFrame({"recording_id": ids, "t0_s": 0.0, "t1_s": 1.2, "label": np.where(ids.str.contains("low"),
+                                                                                           "low", "high")})
+    boxes.to_csv(tmp_path / "boxes.csv", index=False)
+    result = pseudo_label_files(tmp_path / "oof", "oof-tp-mining", tmp_path / "mined.csv",
+                                labels=tmp_path / "boxes.csv", threshold=0.0, cap=3)
+    mined = read_labels(tmp_path / "mined.csv").table.iloc[len(boxes):]
+    assert result.n_new == len(mined) == 6 and result.per_class == {"low": 3, "high": 3}
+    assert (mined["t0_s"] >= 1.2).all()  # 1-s windows from 0.5 s on overlap the 0-1.2 s boxes
+    windows = pd.read_parquet(tmp_path / "oof" / "windows.parquet")
+    free = windows[windows["t0_s"] >= 1.2]
+    for name in ("low", "high"):
+        mine = mined[mined["label"] == name]
+        got = [free.loc[(free["recording"] == r) & (free["t0_s"] == t), name].item()
+               for r, t in zip(mine["recording_id"], mine["t0_s"], strict=True)]
+        np.testing.assert_allclose(sorted(got), np.sort(free[name].to_numpy())[-3:])  # the 3 best free windows

@@ -122,9 +122,12 @@ def fit_weights(
 
 
 def read_oof(path: str | Path) -> pd.DataFrame:
-    """Out-of-fold scores of one model: an ``oof.parquet`` or a run directory (its ``fold-*/oof.parquet``)."""
+    """Out-of-fold scores of one model: an ``oof.parquet``, or a run directory (its ``fold-*/oof.parquet``, or
+    the ``oof.parquet`` of a metadata run)."""
     path = Path(path)
-    files = sorted(path.glob("fold-*/oof.parquet")) if path.is_dir() else [path]
+    files = [path]
+    if path.is_dir():
+        files = sorted(path.glob("fold-*/oof.parquet")) or [path / "oof.parquet"]
     if not files or not all(f.is_file() for f in files):
         raise FileNotFoundError(f"{path}: no oof.parquet (give a run directory or its fold-K/oof.parquet files)")
     table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
