@@ -27,3 +27,14 @@ def test_did_you_mean():
     assert did_you_mean("pretrainde_path", ["pretrained_path", "drop_rate"]) == " (did you mean 'pretrained_path'?)"
     assert did_you_mean("zzz", ["pretrained_path"]) == ""
     assert closest("robn", ["robin", "wren", "rob"], n=2)[0] == "robin"
+
+
+def test_concurrent_writers_of_one_file_never_share_a_temporary(tmp_path):
+    """Two writers in one process (threads of predict, say) each get their own temporary file."""
+    target = tmp_path / "a.txt"
+    with atomic_path(target) as first, atomic_path(target) as second:
+        assert first != second and first.parent == second.parent == tmp_path
+        first.write_text("one")
+        second.write_text("two")
+    assert target.read_text() == "one"  # the outer writer finished last
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from wildtag.errors import ConfigError, ModelLoadError
 from wildtag.features.base import Frontend
-from wildtag.fileio import write_text_atomic
+from wildtag.fileio import atomic_path, write_text_atomic
 from wildtag.inference.backends import ONNX_MODEL, ONNX_PREPROCESSING
 from wildtag.inference.loading import Ensemble, load_ensemble
 
@@ -93,16 +93,14 @@ def export_onnx(run: str | Path, out_dir: str | Path, *, folds: list[int] | None
     graph = EnsembleGraph(ensemble).eval()
     samples = int(round(ensemble.window_s * ensemble.sample_rate))
     example = torch.zeros(2, samples)
-    partial = out_dir / f".{ONNX_MODEL}.partial"
-    try:
-        with torch.no_grad():
-            torch.onnx.export(graph, (example,), str(partial), input_names=["wave"], output_names=["probs"],
-                              dynamic_axes={"wave": {0: "batch"}, "probs": {0: "batch"}},
-                              opset_version=OPSET, dynamo=False)
-    except Exception as error:  # the exporter raises many types for an operator it cannot express
-        partial.unlink(missing_ok=True)
-        raise ModelLoadError(f"{run}: this model does not export to ONNX ({type(error).__name__}: {error})") from None
-    partial.replace(out_dir / ONNX_MODEL)
+    with atomic_path(out_dir / ONNX_MODEL) as partial:
+        try:
+            with torch.no_grad():
+                torch.onnx.export(graph, (example,), str(partial), input_names=["wave"], output_names=["probs"],
+                                  dynamic_axes={"wave": {0: "batch"}, "probs": {0: "batch"}},
+                                  opset_version=OPSET, dynamo=False)
+        except Exception as error:  # the exporter raises many types for an operator it cannot express
+            raise ModelLoadError(f"{run}: this model does not export to ONNX ({type(error).__name__}: {error})") from None
     preprocessing = {**ensemble.card.to_dict(), "onnx_input_samples": samples}
     write_text_atomic(out_dir / ONNX_PREPROCESSING, json.dumps(preprocessing, indent=2, default=str))
     ensemble.card.save(out_dir / "model.json")  # the card the folds share travels with the graph

@@ -5,13 +5,14 @@
     ...     frame.to_parquet(tmp)
 
 The temporary file sits beside the target (same file system, so ``os.replace`` is atomic) and is named
-``.<name>.partial-<pid>`` so that concurrent writers never share one.
+``.<name>.partial-<pid>-<random>`` so that concurrent writers (processes or threads) never share one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         yield tmp
         os.replace(tmp, path)

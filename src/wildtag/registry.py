@@ -12,10 +12,11 @@ An unknown name raises :class:`UnknownNameError` listing the closest registered 
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
+
+from wildtag.suggest import closest
 
 T = TypeVar("T")
 
@@ -24,7 +25,7 @@ class UnknownNameError(KeyError):
     """A name that no part of this kind is registered under."""
 
     def __init__(self, kind: str, name: str, known: list[str]):
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        close = closest(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         message = f"unknown {kind} {name!r}.{hint} Registered: {', '.join(sorted(known)) or 'none'}."
         super().__init__(message)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from wildtag.audio._decode import Channel
 from wildtag.audio.errors import AudioError
 from wildtag.audio.resample import check_rate
 from wildtag.audio.stream import stream_blocks
+from wildtag.fileio import atomic_path
 
 # How values are stored: float16 halves the disk of float32 and keeps ~3 significant digits at any level;
 # int16 keeps a fixed 1/32767 step (clipped to [-1, 1]).
@@ -143,10 +143,8 @@ class DecodeCache:
 
     def _decode(self, path: Path, entry: Path) -> None:
         before = path.stat()
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
         written = 0
-        try:
+        with atomic_path(entry) as tmp:
             with open(tmp, "wb") as out:
                 for block in stream_blocks(path, self.sample_rate, _DECODE_BLOCK, self.channel):
                     out.write(self._encode(block).tobytes())
@@ -156,9 +154,6 @@ class DecodeCache:
                 raise AudioError(path, "the file changed while it was being decoded")
             if written == 0:
                 raise AudioError(path, f"too short: no samples at {self.sample_rate} Hz")
-            os.replace(tmp, entry)
-        finally:
-            tmp.unlink(missing_ok=True)
         self._remove_stale(path, entry)
 
     def _remove_stale(self, path: Path, keep: Path) -> None:

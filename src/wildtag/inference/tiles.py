@@ -22,9 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from wildtag.models.activation import activate
-
-ACTIVATIONS = ("sigmoid", "softmax")
+from wildtag.models.activation import ACTIVATIONS, activate
 
 # tiny_cnn halves the time axis four times (/16); narrower tiles leave it nothing to pool.
 MIN_TILE_FRAMES = 16

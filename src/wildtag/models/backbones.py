@@ -21,7 +21,6 @@ files go through :func:`load_backbone_weights`. Every backbone records where its
 
 from __future__ import annotations
 
-import difflib
 import pickle
 import warnings
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from wildtag.registry import Registry, UnknownNameError
+from wildtag.suggest import closest
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
 
@@ -148,7 +148,7 @@ def create_backbone(
     import timm  # here, not at the top: importing timm takes seconds that tiny_cnn users need not pay
 
     if not timm.is_model(name):
-        close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
+        close = closest(name, timm.list_models(), n=3, cutoff=0.6)
         raise UnknownNameError("backbone (wildtag or timm)", name, BACKBONES.list() + close)
     if pretrained_path is not None:
         model = _timm_from_file(name, in_chans, Path(pretrained_path), kwargs)

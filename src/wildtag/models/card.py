@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from wildtag.errors import ModelLoadError
+from wildtag.models.activation import ACTIVATIONS
 
 SCHEMA_VERSION = 1
-ACTIVATIONS = ("sigmoid", "softmax")
 
 
 def _plain(value: Any) -> Any:

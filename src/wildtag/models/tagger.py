@@ -20,7 +20,6 @@ checkpoint is self-describing:
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from wildtag.models.backbones import BACKBONES, create_backbone
 from wildtag.models.card import InferenceDefaults, ModelCard, Provenance
 from wildtag.models.heads import HEADS, create_head
 from wildtag.registry import Registry
+from wildtag.suggest import did_you_mean
 
 MODEL_KEYS = ("frontend", "backbone", "head", "input_dropout", "box_crop")
 DEFAULT_WINDOW_S = 5.0  # the card's window when a Tagger is built without one (outside training)
@@ -124,8 +124,7 @@ def _unknown(names: Sequence[str], known: Sequence[str]) -> str:
     told = []
     for name in names:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            told.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            told.append(f"{name!r}{did_you_mean(name, known)}")
     return ", ".join(told)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from wildtag.augment.spectrogram import SpecAugmentPipeline
 from wildtag.config import ConfigError, ExperimentConfig, load_config
 from wildtag.data import assign_folds
 from wildtag.embeddings.probe import EmbeddingDataModule, is_probe, name_embedding_model
+from wildtag.fileio import write_parquet_atomic, write_text_atomic
 from wildtag.inference.aggregate import create_aggregator
 from wildtag.inference.loading import read_checkpoint
 from wildtag.losses import create_loss, loss_activation
@@ -39,7 +39,6 @@ from wildtag.training.run_dir import (
     git_commit,
     new_run_dir,
     remove_failed_run_dir,
-    write_atomic,
     write_provenance,
 )
 from wildtag.training.transfer import FreezeBackbone, init_from
@@ -258,9 +257,7 @@ def write_oof(path: Path, module: TaggerModule, dm: FoldDataModule, class_names:
          pd.DataFrame(dm.valid_plan.targets, columns=[f"target:{c}" for c in class_names])],
         axis=1,
     )
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    write_parquet_atomic(frame, path)
     return frame
 
 
@@ -299,7 +296,7 @@ def train_fold(cfg: ExperimentConfig, data: LabelledData, fold: int, rows: tuple
     oof = write_oof(fold_dir / "oof.parquet", module, dm, names)
     metrics = evaluate(oof[[f"target:{c}" for c in names]].to_numpy(), oof[names].to_numpy(), names)
     metrics["n_train"], metrics["n_valid"] = len(rows[0]), len(rows[1])
-    write_atomic(fold_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(fold_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
@@ -323,7 +320,7 @@ def resume_config(run_dir: Path, overrides: list[str] | None) -> ExperimentConfi
                               f"experiment); keys that may: {', '.join(RESUMABLE_KEYS)}")
     cfg = load_config(run_dir / "config.yaml", list(overrides or []))
     if overrides:
-        write_atomic(run_dir / "config.yaml", cfg.to_yaml())
+        write_text_atomic(run_dir / "config.yaml", cfg.to_yaml())
     return cfg
 
 
@@ -385,7 +382,7 @@ def _fit_in(cfg: ExperimentConfig, run_dir: Path, show_progress: bool, extend: b
     names = list(data.class_map.names)
     summary = {"overall": overall_metrics(run_dir, folds, names), "folds": per_fold,
                "n_skipped_recordings": len(skipped)}
-    write_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
     return run_dir
 
 

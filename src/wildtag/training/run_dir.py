@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wildtag.fileio import write_text_atomic
+
 
 def new_run_dir(path: str | Path, *, overwrite: bool = False) -> Path:
     """Create the run directory ``path``: exactly that folder, never a renamed one. An existing, non-empty
@@ -37,14 +39,6 @@ def remove_failed_run_dir(path: Path) -> None:
     must read), so that the same ``--out`` works next time."""
     if path.is_dir() and not (path / "errors.csv").exists() and not any(path.glob("fold-*/checkpoints/*.ckpt")):
         shutil.rmtree(path, ignore_errors=True)
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write text so that ``path`` only ever holds a complete file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
 
 
 def git_commit(cwd: Path | None = None) -> str:
@@ -84,7 +78,7 @@ def environment() -> dict[str, Any]:
 
 def write_provenance(run_dir: Path, config_yaml: str, argv: list[str] | None = None) -> None:
     """Write ``config.yaml``, ``command``, ``commit`` and ``environment`` into the run directory."""
-    write_atomic(run_dir / "config.yaml", config_yaml)
-    write_atomic(run_dir / "command", " ".join(argv if argv is not None else sys.argv) + "\n")
-    write_atomic(run_dir / "commit", git_commit() + "\n")
-    write_atomic(run_dir / "environment", json.dumps(environment(), indent=2) + "\n")
+    write_text_atomic(run_dir / "config.yaml", config_yaml)
+    write_text_atomic(run_dir / "command", " ".join(argv if argv is not None else sys.argv) + "\n")
+    write_text_atomic(run_dir / "commit", git_commit() + "\n")
+    write_text_atomic(run_dir / "environment", json.dumps(environment(), indent=2) + "\n")
