@@ -10,7 +10,9 @@ outputs, resume journal and options as ``wildtag predict``, and for each recordi
 depend on the files batched with it). Which recording each fold held out comes from the run's
 ``folds.csv`` (:mod:`wildtag.training.fold_file`). Recordings held out by more than one fold, whose rows
 were split across folds, have no model that never saw them: they are listed in ``errors.csv`` and skipped,
-as are recordings of a fold that has no checkpoint (``folds.run`` trained only some folds).
+as are recordings of a fold that has no checkpoint (``folds.run`` trained only some folds). With a published
+split (``data.split_column``) only the validation split has a model that never saw it: the training split's
+recordings are in no fold of ``folds.csv`` and are not scored.
 
 ``OUT/oof_folds.csv`` lists the recording ids scored and the fold that scored each.
 """
