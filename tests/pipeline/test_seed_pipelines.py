@@ -82,8 +82,8 @@ BAT_TRAIN = ["audio.sample_rate=192000", "folds.n_folds=2", "folds.strategy=rand
              "model.backbone={name: tiny_cnn}"]
 MIXOVER = ["audio.window_s=0.1", "model.box_crop={out_bins: 32, out_frames: 32}"]
 SED = ["audio.window_s=0.2", "model.frontend.n_mels=64", "model.frontend.hop_length=256"]
-DL = ["audio.window_s=0.2", "model.frontend.hop_length=256", "inference.hop_s=0.2",
-      "inference.tiles.widths_frames=[16, 32]"]
+DL = ["audio.window_s=0.2", "model.frontend.hop_length=256", "inference.hop_s=0.4",
+      "inference.tiles.widths_frames=[32, 64]"]
 
 
 def bat_test_audio(shared_data: Path) -> str:
@@ -153,7 +153,7 @@ def test_fat2019(insects, shared_data, tmp_path):
 def test_rfcx_tpfp(bats, shared_data, tmp_path):
     sets = [f"labels={bats / 'train_tp.csv'}", f"fp_labels={bats / 'train_fp.csv'}",
             f"audio_root={shared_data / 'bats_whombat' / 'audio'}", f"test_audio={bat_test_audio(shared_data)}",
-            f"test_labels={bats / 'test_boxes.csv'}", "epochs=1", "mine_threshold=0.0", "mine_cap=3", "window_s=0.1", "hop_s=0.05",
+            f"test_labels={bats / 'test_boxes.csv'}", "epochs=1", "mine_threshold=0.0", "mine_cap=3", "window_s=0.1", "hop_s=0.1",
             *tiny("mixover_set", tmp_path / "cache", *BAT_TRAIN, *MIXOVER),
             *tiny("sed_set", tmp_path / "cache", *BAT_TRAIN, *SED)]
     out = tmp_path / "rfcx"
