@@ -30,7 +30,7 @@ BATS = ["XC821237", "XC826219", "XC820302"]
 
 def test_every_recipe_is_covered():
     assert sorted(p.stem for p in RECIPES.glob("*.yaml")) == sorted(
-        ["demo", "insectset32", "insectset32_birdnet", *CLIP_RECIPES, *BOX_RECIPES])  # probe: tests/embeddings
+        ["demo", "insectset32", "insectset32_birdnet", "bats_tp_fp_birdnet", *CLIP_RECIPES, *BOX_RECIPES])  # probes: tests/embeddings
 
 
 @pytest.fixture(scope="module")

@@ -91,3 +91,51 @@ def test_time_expansion_shows_bat_rates_to_birdnet():
     assert frontend.window_s == pytest.approx(0.3) and frontend.window_samples == 144000
     with pytest.raises(ConfigError, match="audio.sample_rate: 480000"):
         BirdNetEmbedding(sample_rate=384000, accept_license=ACCEPT, time_expansion=10)
+
+
+def test_the_bat_box_recipe_trains_a_probe_on_time_expanded_birdnet_and_predicts_audio(shared_data, tmp_path):
+    """bats_tp_fp_birdnet on three real bat recordings: TP/FP boxes, unknowns masked, vectors cached once."""
+    import pandas as pd
+
+    from wildtag.config import load_config
+    from wildtag.embeddings.store import EmbeddingStore
+    from wildtag.inference.loading import load_ensemble
+    from wildtag.inference.predict import predict
+    from wildtag.labels import make_events, read_raven, write_table
+    from wildtag.training.fit import fit
+
+    bats = shared_data / "bats_whombat"
+    audio_dir = tmp_path / "audio"
+    audio_dir.mkdir()
+    parts = []
+    for name in ("XC821237", "XC826219", "XC820302"):  # 1.2 s of each from its first call: four 0.3-s windows
+        table = read_raven(next(bats.glob(f"{name}*.selections.txt")))
+        wave, rate = sf.read(bats / "audio" / f"{table.recording_id.iloc[0]}.flac", dtype="float32")
+        start = max(0.0, float(table.t0_s.min()) - 0.05)
+        sf.write(audio_dir / f"{name}.flac", wave[int(start * rate):int((start + 1.2) * rate)], rate)
+        table = table.assign(recording_id=name, t0_s=table.t0_s - start, t1_s=table.t1_s - start)
+        parts.append(table[table.t1_s < 1.2])
+    calls = pd.concat(parts, ignore_index=True)
+    species = sorted(calls.label.unique())
+    absent = calls.assign(label=[species[(species.index(s) + 1) % 3] for s in calls.label], present=False)
+    events = make_events(pd.concat([calls, absent], ignore_index=True)[
+        ["recording_id", "t0_s", "t1_s", "f0_hz", "f1_hz", "label", "present"]])
+    events["split"] = np.where(events.recording_id.str.startswith("XC820302"), "validation", "train")
+    labels = write_table(events, tmp_path / "events.csv")
+    store = tmp_path / "emb"
+    cfg = load_config("bats_tp_fp_birdnet", [
+        f"data.labels={labels}", f"data.audio_root={audio_dir}", "data.split_column=split",
+        f"model.frontend.path={store}", "model.frontend.hop_s=0.3", "trainer.epochs=3", "inference.hop_s=0.3",
+        "name=bats"])
+    run = fit(cfg, tmp_path / "run", show_progress=False)
+
+    vectors = EmbeddingStore.open(store)
+    assert vectors.manifest.window_s == pytest.approx(0.3) and vectors.manifest.dim == 1024
+    assert vectors.manifest.licence == ACCEPT and len(vectors.recordings()) == 3
+    card = load_ensemble(run).card.to_dict()
+    assert card["frontend"]["name"] == "birdnet" and card["provenance"]["licence"] == ACCEPT
+    audio = [audio_dir / "XC820302.flac"]
+    summary = predict(run, audio, tmp_path / "pred", num_workers=0, show_progress=False)
+    assert summary.n_errors == 0 and summary.n_windows == 4
+    windows = pd.read_parquet(tmp_path / "pred" / "windows.parquet")
+    assert set(species) <= set(windows.columns) and (windows["t1_s"] - windows["t0_s"]).round(6).eq(0.3).all()
