@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -104,6 +105,7 @@ def test_cli_predict_oof_and_a_missing_fold(two_fold_run, tmp_path):
     errors = pd.read_csv(tmp_path / "o" / "errors.csv")
     assert sorted(errors["path"]) == sorted(folds.loc[folds["fold"] == 1, "recording_id"])
     assert errors["reason"].str.contains("fold 1 has no checkpoint").all()
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["n_errors"] == len(errors)
 
 
 def test_oof_windows_feed_tp_mining_outside_the_boxes(two_fold_run, tmp_path):

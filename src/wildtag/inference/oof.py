@@ -19,6 +19,7 @@ recordings are in no fold of ``folds.csv`` and are not scored.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from wildtag.errors import ModelLoadError
-from wildtag.fileio import write_csv_atomic
+from wildtag.fileio import write_csv_atomic, write_text_atomic
 from wildtag.inference.predict import PredictionSummary, predict
 from wildtag.inference.scoring import FileResult, FileTask, ScoreFiles
 from wildtag.training.fold_file import read_folds
@@ -131,9 +132,11 @@ def predict_oof(
     skipped += [{"path": rid, "reason": f"its fold {k} has no checkpoint"}
                 for rid, k in zip(folds["recording_id"], folds["fold"], strict=True)
                 if rid not in shared and k not in trained]
-    if skipped:
+    if skipped:  # counted with the paths that could not be used, in the summary too
         errors = pd.read_csv(out_dir / "errors.csv", dtype=str, keep_default_na=False)
         write_csv_atomic(pd.concat([errors, pd.DataFrame(skipped)], ignore_index=True), out_dir / "errors.csv")
+        summary.n_problems += len(skipped)
+        write_text_atomic(out_dir / "summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
     write_csv_atomic(pd.DataFrame({"recording_id": list(fold_of), "fold": list(fold_of.values())}),
                      out_dir / OOF_FOLDS)
     return summary
