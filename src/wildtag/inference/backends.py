@@ -72,8 +72,14 @@ class TorchScorer:
     def card(self) -> Any:
         return getattr(self.ensemble, "card", None)
 
+    def stream_frontend(self) -> nn.Module | None:
+        """The frontend the decode workers may run (:meth:`Ensemble.stream_frontend`); None on CUDA, where
+        the frontend runs faster on the device."""
+        return self.ensemble.stream_frontend() if self.device.type == "cpu" else None
+
     def scores(self, wave: Tensor) -> Tensor:
-        """Probabilities ``(B, K)`` float32 on the CPU for waveforms ``(B, N)``."""
+        """Probabilities ``(B, K)`` float32 on the CPU for waveforms ``(B, N)``, or for the stream frontend's
+        images ``(B, 1, F, T)`` (:meth:`stream_frontend`)."""
         on_cuda = self.device.type == "cuda"
         if on_cuda and wave.device.type == "cpu":
             wave = wave.pin_memory()

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from wildtag.errors import ModelLoadError  # defined there, torch-free, for the CLI
+from wildtag.features.base import shares_frames
 from wildtag.inference.tiles import tile_scores
 from wildtag.models import Tagger
 from wildtag.models.activation import activate
@@ -55,11 +56,18 @@ class Ensemble:
 
     @torch.no_grad()
     def scores(self, wave: torch.Tensor) -> torch.Tensor:
-        """Fold-averaged probabilities for a batch of windows ``(B, N) -> (B, K)``."""
+        """Fold-averaged probabilities for a batch of windows ``(B, N) -> (B, K)``.
+
+        ``wave`` may instead be the models' shared frontend output ``(B, 1, F, T)`` before normalisation
+        (:meth:`~wildtag.features.base.Frontend.scaled_windows`, see :meth:`stream_frontend`).
+        """
         tiles = self.card.inference.tiles
         total = None
         for model in self.models:
-            if self.card.inference.class_boxes:
+            if wave.ndim == 4:
+                spec = model.frontend.finish(wave)
+                probs = activate(model.forward_head(model.forward_features(spec))["logits"].float(), self.activation)
+            elif self.card.inference.class_boxes:
                 probs = self._box_scores(model, wave)
             elif tiles:
                 probs = tile_scores(model, wave, tiles["widths_frames"], half_shift=tiles.get("half_shift", False),
@@ -68,6 +76,21 @@ class Ensemble:
                 probs = activate(model(wave)["logits"].float(), self.activation)
             total = probs if total is None else total + probs
         return total / len(self.models)
+
+    def stream_frontend(self) -> nn.Module | None:
+        """The frontend whose :meth:`~wildtag.features.base.Frontend.scaled_windows` every fold model shares
+        (same class and settings: what differs between folds, a BatchNorm, comes after), or None where the
+        windows must go to the models as samples (tiles, box crops, two-channel or embedding frontends)."""
+        if self.card.inference.tiles or self.card.inference.class_boxes:
+            return None
+        first = self.models[0].frontend
+        for model in self.models:
+            frontend = model.frontend
+            if (getattr(model, "box_crop", None) is not None or not shares_frames(frontend)
+                    or type(frontend) is not type(first) or frontend.settings != first.settings
+                    or frontend.sample_rate != first.sample_rate or frontend.n_bins != first.n_bins):
+                return None
+        return first
 
     def _box_scores(self, model: nn.Module, wave: torch.Tensor) -> torch.Tensor:
         """Per-class box-crop models (RFCx 2021 winner): class k is scored on its own frequency band over

@@ -83,8 +83,10 @@ class ScoreFiles:
         if not tasks:
             return
         w = self.windows
+        # CPU scorers whose folds share a frontend get images computed in the decode workers, one STFT per block
+        frontend = getattr(self.scorer, "stream_frontend", lambda: None)() if w.model_window_s == w.window_s else None
         stream = WindowStream([t.path for t in tasks], w.sample_rate, w.window_s, w.hop_s,
-                              model_window_s=w.model_window_s)
+                              model_window_s=w.model_window_s, frontend=frontend)
         workers = min(self.num_workers, len(tasks))
         loader = DataLoader(stream, batch_size=self.batch_size, num_workers=workers, collate_fn=collate_stream,
                             persistent_workers=False)
@@ -109,5 +111,5 @@ class ScoreFiles:
         """Scores of a batch, run padded to ``batch_size`` rows so the kernels never change with its size."""
         n = len(wave)
         if n < self.batch_size:
-            wave = torch.cat([wave, wave.new_zeros(self.batch_size - n, wave.shape[1])])
+            wave = torch.cat([wave, wave.new_zeros(self.batch_size - n, *wave.shape[1:])])
         return self.scorer.scores(wave)[:n].numpy().astype(np.float32, copy=False)
