@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from wildtag.errors import ModelLoadError
+from wildtag.inference.journal import JournalKeyError
 from wildtag.inference.oof import predict_oof
 from wildtag.inference.predict import predict
 from wildtag.testing import write_tone_clip_dataset
@@ -70,6 +71,11 @@ def test_each_recording_is_scored_by_its_held_out_fold(two_fold_run, tmp_path):
         assert not np.allclose(mine[classes].to_numpy(), other[classes].to_numpy())  # the folds differ
     recordings = pd.read_csv(tmp_path / "oof" / "recordings.csv")
     assert sorted(recordings["recording"]) == sorted(fold_of)
+    again = predict_oof(run, tmp_path / "oof", show_progress=False)  # resumes: nothing left to score
+    assert (again.n_scored, again.n_skipped) == (0, 8)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "oof" / "windows.parquet"), oof)
+    with pytest.raises(JournalKeyError, match="FoldScorers"):  # plain predict's outputs are another model's: refused
+        predict(run, [labels.parent], tmp_path / "oof", show_progress=False)
 
 
 def test_runs_without_folds_csv_recompute_them_or_refuse(two_fold_run, tmp_path):
