@@ -21,8 +21,8 @@ A pipeline is a YAML file (packaged ones in ``wildtag/pipelines/``; the first co
 A stage is the command line ``wildtag COMMAND ARGS... [--set S]... --out OUT`` and means exactly what that
 command means: it runs in-process through the CLI. ``${name}`` is a parameter (a list parameter standing
 alone splices its items), ``${stages.X.out}`` the output of an earlier stage X (which makes X a dependency).
-``out`` defaults to the stage's name inside the pipeline folder; ``when: ${param}`` keeps a stage only when
-that parameter is not empty (an evaluation for labels one may not have). Stages repeated per item of a list
+``out`` defaults to the stage's name inside the pipeline folder; ``when: ${param}`` (or a list of them) keeps
+a stage only when each is not empty (an evaluation for labels one may not have). Stages repeated per item of a list
 (``foreach``) are :class:`Rounds`; ``${stages.R.X.all}`` splices the outputs of X in every round of R.
 
 A stage is skipped when its output exists and its stamp (``OUT.stage.json`` beside it) records the same key:
@@ -82,7 +82,7 @@ class Stage:
     sets: tuple[str, ...] = ()
     out: str = ""
     inputs: tuple[str, ...] = ()
-    when: str = ""  # the stage exists only when this (e.g. ``${test_labels}``) is not empty
+    when: tuple[str, ...] = ()  # the stage exists only when each of these (e.g. ``${test_labels}``) is not empty
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,8 @@ def _stage(name: str, spec: Any, path: Path) -> Stage | Rounds:
             raise ConfigError(f"{path}: stage {name!r}: {key!r} must be a list")
     as_text = lambda items: tuple(str(item) for item in items)  # noqa: E731
     return Stage(name, str(spec["command"]), as_text(spec.get("args", [])), as_text(spec.get("set", [])),
-                 str(spec.get("out") or name), as_text(spec.get("inputs", [])), str(spec.get("when") or ""))
+                 str(spec.get("out") or name), as_text(spec.get("inputs", [])),
+                 as_text(when if isinstance(when := spec.get("when") or [], list) else [when]))
 
 
 def _rounds(name: str, spec: dict[str, Any], path: Path) -> Rounds:
@@ -306,7 +307,7 @@ def resolve(pipe: Pipeline, out_dir: Path) -> list[ResolvedStage]:
             raise ConfigError(f"{pipe.path}: stage {entry.name!r} appears twice")
         if isinstance(entry, Stage):
             where = f"{pipe.path.name}: stage {entry.name!r}"
-            if entry.when and not _fill(entry.when, pipe.params, scope, {}, where, set())[0].strip():
+            if not all(_fill(w, pipe.params, scope, {}, where, set())[0].strip() for w in entry.when):
                 continue  # a stage for an optional input that was not given
             resolved.append(_resolve_stage(entry, entry.name, out_dir, pipe.params, scope, {}, where, every))
             scope[entry.name] = (entry.name, resolved[-1].out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -35,8 +36,14 @@ def insects(shared_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("insects")
     train = pd.concat([labels[labels.species == s].head(4) for s in SPECIES], ignore_index=True)
     train["split"] = ["validation" if i % 4 == 3 else "train" for i in range(len(train))]
-    pd.DataFrame({"filename": train.file, "primary_label": train.species, "secondary_labels": "[]",
-                  "split": train.split}).to_csv(out / "birdclef.csv", index=False)
+    # metadata for the BirdCLEF table: a site per species (plus noise) and a date; made up, to exercise the stages
+    rng = np.random.default_rng(0)
+    site = {s: i * 10.0 for i, s in enumerate(SPECIES)}
+    birdclef = pd.DataFrame({"filename": train.file, "primary_label": train.species, "secondary_labels": "[]",
+                             "latitude": train.species.map(site) + rng.normal(size=len(train)),
+                             "longitude": 2 * train.species.map(site) + rng.normal(size=len(train)),
+                             "date": [f"2020-{m:02d}-15" for m in rng.integers(1, 13, len(train))]})
+    birdclef.to_csv(out / "birdclef.csv", index=False)
     pd.DataFrame({"fname": train.file, "labels": train.species}).to_csv(out / "curated.csv", index=False)
     noisy = pd.concat([labels[labels.species == s].iloc[4:7] for s in SPECIES], ignore_index=True)
     swapped = noisy.species.tolist()
@@ -48,6 +55,8 @@ def insects(shared_data, tmp_path_factory) -> Path:
     valid = train[train.split == "validation"]
     pd.DataFrame({"file": valid.file.str.removeprefix("audio/"), "species": valid.species}).to_csv(
         out / "valid.csv", index=False)
+    birdclef[train.split == "validation"].assign(recording=valid.file.str.removeprefix("audio/"))[
+        ["recording", "latitude", "longitude", "date"]].to_csv(out / "valid_metadata.csv", index=False)
     return out
 
 
@@ -116,17 +125,26 @@ def test_birdclef21(insects, shared_data, tmp_path):
     root = shared_data / "insectset32"
     sets = [f"labels={insects / 'birdclef.csv'}", f"audio_root={root}", "epochs=1",
             f"soundscapes={audio_list(shared_data, insects / 'valid.csv')}",
-            f"soundscape_labels={insects / 'valid.csv'}",
-            *tiny("train_set", tmp_path / "cache", "data.split_column=split", "model.backbone={name: tiny_cnn}",
+            f"soundscape_labels={insects / 'valid.csv'}", f"soundscape_metadata={insects / 'valid_metadata.csv'}",
+            "metadata_set=[--min-samples-leaf, 2, --max-iter, 20]",
+            *tiny("train_set", tmp_path / "cache", "folds.n_folds=2", "model.backbone={name: tiny_cnn}",
                   "audio.window_s=2.0", "inference.window_s=1.5", "inference.hop_s=1.5", "model.frontend.n_mels=64",
                   "model.frontend.hop_length=640")]
     out = tmp_path / "bc"
     steps = run_twice("birdclef21", sets, out)
-    assert [s.stage.name for s in steps] == ["cnn", "thresholds", "soundscapes", "evaluate"]
+    assert [s.stage.name for s in steps] == ["cnn", "oof", "metadata", "thresholds", "soundscapes", "blended",
+                                             "evaluate", "evaluate_blended"]
+    assert json.loads((out / "metadata" / "blend.json").read_text())["weight"] == pytest.approx(0.14)
     thresholds = pd.read_csv(out / "thresholds" / "thresholds.csv")
     assert thresholds["class"].tolist() == ["*"] and (out / "thresholds" / "thresholds.png").is_file()
     assert (out / "soundscapes" / "detections.csv").is_file()
-    assert json.loads((out / "evaluate.json").read_text())["n_samples"] == 3
+    audio = pd.read_csv(out / "soundscapes" / "recordings.csv").set_index("recording").sort_index()
+    prior = pd.read_csv(out / "blended" / "prior.csv").set_index("recording").sort_index()
+    blended = pd.read_csv(out / "blended" / "recordings.csv").set_index("recording").sort_index()
+    assert blended.to_numpy() == pytest.approx(0.86 * audio[blended.columns].to_numpy()
+                                               + 0.14 * prior[blended.columns].to_numpy(), abs=1e-6)
+    for name in ("evaluate.json", "evaluate_blended.json"):
+        assert json.loads((out / name).read_text())["n_samples"] == 3
 
 
 def test_fat2019(insects, shared_data, tmp_path):
