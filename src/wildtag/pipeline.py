@@ -35,19 +35,25 @@ predict's own journal for predictions). What it is not: a scheduler; stages run 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no lock
+    fcntl = None  # type: ignore[assignment]
 
 from wildtag.config import ConfigError
 from wildtag.errors import CommandLineError
@@ -548,8 +554,34 @@ def run_pipeline(pipe: Pipeline, out_dir: Path, *, force: Sequence[str] = (), de
     _check_force(stages, force)
     validate(stages)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_record(pipe, stages, out_dir)
-    run = runner or (lambda argv: invoke(argv, debug=debug))
+    with _locked(out_dir):
+        _write_record(pipe, stages, out_dir)
+        return _run_stages(stages, force, runner or (lambda argv: invoke(argv, debug=debug)), echo)
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold ``OUT/.pipeline.lock`` (a POSIX record lock, released when the process dies) while running."""
+    from wildtag.inference.journal import OutputLockedError
+
+    fd = os.open(out_dir / ".pipeline.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+                raise OutputLockedError(f"{out_dir} is being run by another `wildtag run` ({holder}); wait for "
+                                        f"it to end or give another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_stages(stages: Sequence[ResolvedStage], force: Sequence[str], run: Callable[[Sequence[str]], None],
+                echo: Callable[[str], None]) -> list[StagePlan]:
     tokens: dict[str, str | None] = {}
     done = []
     for index, stage in enumerate(stages, 1):

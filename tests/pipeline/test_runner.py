@@ -70,7 +70,8 @@ def test_second_run_skips_everything(toy, tmp_path):
     second = run_pipeline(load_pipeline(path, sets), out, echo=lambda _: None)
     assert actions(second) == {"combine": "skip", "score": "skip", "cut": "skip"}
     after = tree(out)
-    after.pop(str(out / "pipeline.json")), before.pop(str(out / "pipeline.json"))
+    for name in ("pipeline.json", ".pipeline.lock"):  # rewritten by every run
+        after.pop(str(out / name)), before.pop(str(out / name))
     assert after == before
 
 
@@ -281,3 +282,27 @@ def test_rounds_unroll_chain_through_previous_and_feed_the_stage_after_them(toy,
     assert actions(plan(one, out)) == {"start": "skip", "mix-1.model": "skip", "mix-1.score": "skip", "final": "run"}
     none = load_pipeline(loop, [*sets, "rounds=[]"])
     assert plan(none, out)[-1].stage.deps == ("start",)
+
+
+def test_a_second_run_in_the_same_folder_is_refused_while_the_first_holds_it(toy, tmp_path):
+    import subprocess
+    import sys
+
+    from wildtag.inference.journal import OutputLockedError
+
+    path, sets = toy
+    out = tmp_path / "work"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.lockf(fd, fcntl.LOCK_EX); os.write(fd, b'pid 1 test'); print('held', flush=True); time.sleep(60)"),
+        str(out / ".pipeline.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputLockedError, match="another `wildtag run`"):
+            run_pipeline(load_pipeline(path, sets), out, echo=lambda _: None)
+        assert not (out / "combine").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert actions(run_pipeline(load_pipeline(path, sets), out, echo=lambda _: None))["combine"] == "run"
