@@ -290,3 +290,34 @@ def test_usage_errors_are_plain_lines_too():
     result = runner.invoke(cli.app, [long_name], env={"COLUMNS": "40"})
     assert result.exit_code == 2
     assert f"Error: No such command '{long_name}'." in result.output.splitlines()
+
+
+# --- user errors: one line naming the file or key, exit 2, no traceback ----------------------------------------
+
+@pytest.mark.parametrize("weights", ["garbage", "other_architecture"])
+def test_a_bad_pretrained_weights_file_is_one_line_naming_it(tmp_path, monkeypatch, capsys, tone_labels,
+                                                             make_tiny_config, weights):
+    import torch
+
+    make_tiny_config(tmp_path, tone_labels)  # writes tmp_path / "tiny.yaml"
+    path = tmp_path / f"{weights}.pt"
+    if weights == "garbage":
+        path.write_bytes(b"these are not weights")
+    else:
+        torch.save({"blocks.0.conv1.weight": torch.zeros(3, 1, 5, 5)}, path)
+    code, err = main_error(monkeypatch, capsys, "train", str(tmp_path / "tiny.yaml"), "--set",
+                           f"model.backbone.pretrained_path={path}", "--out", str(tmp_path / "run"))
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]  # after the class table training prints
+    assert "Traceback" not in err and "this is a bug" not in err and err.count("error: ") == 1
+    assert last.startswith(f"error: {path}: ")
+    assert ("cannot read pretrained weights" if weights == "garbage" else "do not fit the backbone") in last
+
+
+def test_a_bad_sampler_value_is_one_line_before_any_data_is_read(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = main_error(monkeypatch, capsys, "train", "demo", "--set", "data.labels=missing.csv",
+                           "--set", "sampler.train.name=event_window", "--set", "sampler.train.unknown=maybe",
+                           "--out", str(tmp_path / "run"))
+    assert code == 2 and "Traceback" not in err and "missing.csv" not in err
+    assert "sampler.train: unknown must be 'nan' or 'zero', got 'maybe'" in err

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 # Arguments wildtag fills in itself when it builds a part of each kind; a recipe may not set them.
 SUPPLIED: dict[str, frozenset[str]] = {
-    "sampler": frozenset({"clip_labels", "events", "recordings", "class_map", "window_s", "class_boxes_from"}),
+    "sampler": frozenset({"clip_labels", "events", "recordings", "class_map", "window_s", "class_boxes_from",
+                         "empty_recordings"}),
     "frontend": frozenset({"sample_rate"}),  # from audio.sample_rate (a recipe may repeat it, if equal)
     "head": frozenset({"in_features", "num_classes"}),
     "backbone": frozenset({"in_chans"}),
@@ -62,6 +63,8 @@ def check_parts(cfg: ExperimentConfig, origin: str = "config") -> None:
         found = _check_kwargs(key, kind, part, registry.get(part.name), extra=extra)
         if not found and kind in BUILT:
             found = _try_build(key, kind, part, registry.get(part.name), cfg)
+        elif not found and kind == "sampler":
+            found = _try_sampler(key, part, registry.get(part.name), cfg)
         problems += found
         if kind == "frontend" and part.kwargs.get("sample_rate", cfg.audio.sample_rate) != cfg.audio.sample_rate:
             problems.append(f"{key}.sample_rate: {part.kwargs['sample_rate']} disagrees with audio.sample_rate "
@@ -95,6 +98,30 @@ def _try_build(key: str, kind: str, part: Part, factory: Callable[..., Any], cfg
     try:
         with torch.device("meta" if kind in ("head", "backbone") else "cpu"):  # their weights need no memory
             factory(**kwargs)
+    except (ValueError, TypeError) as error:
+        return [f"{key}: {error}"]
+    except Exception:  # noqa: BLE001 - not an argument problem: building it for real will say what is wrong
+        return []
+    return []
+
+
+def _try_sampler(key: str, part: Part, factory: Callable[..., Any], cfg: ExperimentConfig) -> list[str]:
+    """Build the sampler once over a stand-in data set (one recording, one box, one clip) so that its own
+    value checks (``unknown``, ``min_overlap``, ``crop``, ...) run before any file is read."""
+    from wildtag.audio import Recording, RecordingSet
+    from wildtag.labels import ClassMap, LabelError, make_clip_labels, make_events
+
+    events = make_events([dict(recording_id="r.wav", t0_s=1.0, t1_s=2.0, f0_hz=100.0, f1_hz=1000.0, label="x")])
+    supplied = dict(
+        clip_labels=make_clip_labels([dict(recording_id="r.wav", labels=["x"])]), events=events,
+        recordings=RecordingSet([Recording("r.wav", "r.wav", cfg.audio.sample_rate, 1, 60.0)]),
+        class_map=ClassMap(["x"]), window_s=cfg.audio.window_s, class_boxes_from=events,
+    )
+    accepted = accepted_arguments(factory)[0]
+    try:
+        factory(**{k: v for k, v in supplied.items() if k in accepted}, **part.kwargs)
+    except LabelError:  # a column the stand-in lacks: the real labels will say
+        return []
     except (ValueError, TypeError) as error:
         return [f"{key}: {error}"]
     except Exception:  # noqa: BLE001 - not an argument problem: building it for real will say what is wrong

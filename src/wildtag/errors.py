@@ -18,6 +18,10 @@ class ModelLoadError(ValueError):
     """A run directory or checkpoint that cannot be used for inference; the message names it."""
 
 
+class WeightsFileError(ValueError):
+    """A pretrained-weights file that cannot be read or does not fit its backbone; one line naming the file."""
+
+
 class CommandLineError(ValueError):
     """Options of one command that contradict each other or are missing (``--top-k`` without topk_mean)."""
 
@@ -27,6 +31,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     LabelError,
     ConfigError,
     ModelLoadError,
+    WeightsFileError,
     UnknownNameError,
     CommandLineError,
     FileNotFoundError,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from wildtag.config import ConfigError
 from wildtag.data.items import WindowItem
 from wildtag.data.samplers import (
     SAMPLERS,
@@ -20,6 +21,7 @@ from wildtag.data.samplers import (
     require_recordings,
 )
 from wildtag.data.targets import RecordingEvents, class_lookup, group_events, targets_from_events
+from wildtag.labels.errors import LabelError
 
 if TYPE_CHECKING:
     from wildtag.audio import Recording
@@ -66,7 +68,7 @@ class BoxCropSampler:
         every fold crops the same way and can be averaged) instead of ``events``."""
         require_columns(events, ("recording_id", "t0_s", "t1_s", "f0_hz", "f1_hz", "label"), "Event")
         if not 0.0 <= time_jitter:
-            raise ValueError(f"time_jitter is a share of the class duration, >= 0; got {time_jitter}")
+            raise ConfigError(f"time_jitter is a share of the class duration, >= 0; got {time_jitter}")
         self.time_jitter = float(time_jitter)
         self.num_classes = len(class_map)
         self._durations_s = require_recordings(events, recordings, "Event")
@@ -158,12 +160,12 @@ def _learn_class_boxes(
         bands[c] = f0_hz[has_band].min(), f1_hz[has_band].max()
         durations[c] = (boxes.t1_s[tp] - boxes.t0_s[tp]).max()
     if no_tp:
-        raise ValueError(
+        raise LabelError(None, None,
             f"box_crop learns each class's band and duration from its true-positive boxes, but "
             f"{len(no_tp)} class(es) have none: {no_tp[:10]}; add TP boxes or drop them from the class map"
         )
     if no_band:
-        raise ValueError(
+        raise LabelError(None, None,
             f"box_crop needs frequency bands, but the TP boxes of {no_band[:10]} all lack f0_hz/f1_hz"
         )
     return bands, durations

@@ -110,7 +110,7 @@ def items_per_epoch(samples_per_epoch: int | None, num_rows: int, what: str) -> 
     if samples_per_epoch is None:
         return num_rows
     if samples_per_epoch <= 0:
-        raise ValueError(f"samples_per_epoch must be positive, got {samples_per_epoch}")
+        raise ConfigError(f"samples_per_epoch must be positive, got {samples_per_epoch}")
     return int(samples_per_epoch)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from wildtag.config import ConfigError
 from wildtag.labels.errors import LabelError
 from wildtag.labels.names import label_list
 
@@ -226,12 +227,12 @@ def row_error(table: pd.DataFrame, i: int, reason: str) -> LabelError:
 
 def check_unknown(unknown: str) -> None:
     if unknown not in ("nan", "zero"):
-        raise ValueError(f"unknown must be 'nan' or 'zero', got {unknown!r}")
+        raise ConfigError(f"unknown must be 'nan' or 'zero', got {unknown!r}")
 
 
 def check_min_overlap(min_overlap: float) -> None:
     if not 0.0 <= min_overlap <= 1.0:
-        raise ValueError(f"min_overlap is a share of the event or window, in [0, 1]; got {min_overlap}")
+        raise ConfigError(f"min_overlap is a share of the event or window, in [0, 1]; got {min_overlap}")
 
 
 def _present(events: pd.DataFrame) -> np.ndarray:

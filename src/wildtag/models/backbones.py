@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from wildtag.config import ConfigError
+from wildtag.errors import WeightsFileError
 from wildtag.registry import Registry, UnknownNameError
 from wildtag.suggest import closest
 
@@ -109,7 +111,7 @@ class TimmBackbone(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         features = self.model.forward_features(x)
         if features.ndim != 4:
-            raise ValueError(
+            raise ConfigError(
                 f"timm model {type(self.model).__name__} returns features shaped {tuple(features.shape)}; "
                 "wildtag needs a feature map (B, C, F, T): use a convolutional model"
             )
@@ -196,12 +198,12 @@ def _timm_from_file(name: str, in_chans: int, path: Path, kwargs: dict[str, Any]
             num_classes=0, global_pool="", in_chans=in_chans, **kwargs,
         )
     except (RuntimeError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:
-        raise ValueError(f"{path}: cannot load pretrained weights into {name} ({type(error).__name__}: "
-                         f"{_first_line(error)})") from error
+        raise WeightsFileError(f"{path}: cannot load pretrained weights into {name} ({type(error).__name__}: "
+                               f"{_first_line(error)})") from error
     missing = sorted(set(model.state_dict()) - file_keys)
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ValueError(
+        raise WeightsFileError(
             f"{path}: weights do not fit the backbone {name}; {len(missing)} parameters are missing from the "
             f"file ({shown}). Is it the weights of another architecture?"
         )
@@ -209,7 +211,10 @@ def _timm_from_file(name: str, in_chans: int, path: Path, kwargs: dict[str, Any]
 
 
 def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [""])[0]
+    """The line of an error's message that says what is wrong (torch's load errors start with a title)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    telling = [line for line in lines if not line.startswith("Error(s) in loading")]
+    return (telling or lines or [""])[0]
 
 
 def _timm_from_hub(name: str, in_chans: int, kwargs: dict[str, Any]) -> nn.Module:
@@ -307,8 +312,8 @@ def load_backbone_weights(
 ) -> None:
     """Load the weights in the local file ``path`` into ``model``, adapting the first conv to ``in_chans``.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when its weights
-    leave parameters of ``model`` unset or do not fit their shapes.
+    Raises ``FileNotFoundError`` for a missing file and :class:`~wildtag.errors.WeightsFileError` (one line
+    naming the file) when it cannot be read or its weights leave parameters of ``model`` unset or do not fit.
     """
     from timm.models import adapt_input_conv, load_state_dict
 
@@ -318,8 +323,8 @@ def load_backbone_weights(
     try:
         state = load_state_dict(str(path), weights_only=True)
     except Exception as error:  # torch and safetensors raise many types for unreadable files
-        raise ValueError(
-            f"{path}: cannot read pretrained weights ({type(error).__name__}: {error})"
+        raise WeightsFileError(
+            f"{path}: cannot read pretrained weights ({type(error).__name__}: {_first_line(error)})"
         ) from error
     for conv in _names(first_conv):
         key = f"{conv}.weight"
@@ -332,10 +337,10 @@ def load_backbone_weights(
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as error:
-        raise ValueError(f"{path}: weights do not fit the backbone: {error}") from error
+        raise WeightsFileError(f"{path}: weights do not fit the backbone: {_first_line(error)}") from error
     if result.missing_keys:
         missing = ", ".join(result.missing_keys[:5]) + (" ..." if len(result.missing_keys) > 5 else "")
-        raise ValueError(
+        raise WeightsFileError(
             f"{path}: weights do not fit the backbone; {len(result.missing_keys)} parameters are missing "
             f"from the file ({missing}). Is it the weights of another architecture?"
         )
