@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
         Example: wildtag run birdclef21 --out work/bc21 --set labels=train.csv --set audio_root=audio/
         """
         from wildtag.errors import CommandLineError
-        from wildtag.pipeline import find_pipeline, list_pipelines, load_pipeline, plan, run_pipeline
+        from wildtag.pipeline import find_pipeline, list_pipelines, load_pipeline
+        from wildtag.pipeline_run import plan, run_pipeline
 
         if list_:
             found = list_pipelines()

@@ -1,5 +1,5 @@
-"""The pipeline runner (wildtag.pipeline): stages skipped by key, reruns of what depends on a change, dry runs
-that touch nothing, resumption after a failed or killed stage. Real, fast commands (ensemble, evaluate,
+"""The pipeline runner (wildtag.pipeline, wildtag.pipeline_run): stages skipped by key, reruns of what depends
+on a change, dry runs that touch nothing, resumption after a failed or killed stage. Real, fast commands (ensemble, evaluate,
 thresholds) run in-process; a recording runner stands in for train where only the command line matters."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from wildtag.cli import app
 from wildtag.config import ConfigError
 from wildtag.errors import CommandLineError
-from wildtag.pipeline import load_pipeline, plan, read_stamp, run_pipeline
+from wildtag.pipeline import load_pipeline, resolve
+from wildtag.pipeline_run import plan, read_stamp, run_pipeline
 
 TOY = {
     "name": "toy",
@@ -139,7 +140,7 @@ def test_a_failed_stage_resumes_where_it_stopped(toy, tmp_path):
 def test_a_killed_stage_reruns_and_its_half_output_is_replaced(toy, tmp_path):
     path, sets = toy
     out = tmp_path / "work"
-    from wildtag.pipeline import invoke
+    from wildtag.pipeline_run import invoke
 
     def killed_in_score(argv):
         if argv[0] == "evaluate":
@@ -207,7 +208,7 @@ def test_list_parameters_splice_and_overrides_append(toy):
            "stages": {"fit": {"command": "train", "args": ["demo", "${extra}"], "set": ["x=${n}", "${extra}"]}}}
     spliced = tmp_path_yaml(path.parent, doc)
     pipe = load_pipeline(spliced, ["extra+=b={name: c}", "n=5"])
-    (stage,) = __import__("wildtag.pipeline", fromlist=["resolve"]).resolve(pipe, Path("w"))
+    (stage,) = resolve(pipe, Path("w"))
     assert stage.argv == ("train", "demo", "a=1", "b={name: c}", "--set", "x=5", "--set", "a=1", "--set",
                           "b={name: c}", "--out", "w/fit")
 

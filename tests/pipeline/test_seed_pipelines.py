@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from wildtag.labels import read_raven
-from wildtag.pipeline import list_pipelines, load_pipeline, pipelines_dir, plan, run_pipeline
+from wildtag.pipeline import list_pipelines, load_pipeline, pipelines_dir
+from wildtag.pipeline_run import plan, run_pipeline
 
 SPECIES = ["Grylluscampestris", "Chorthippusbiguttulus", "Platypleuraplumosa"]
 BATS = ["XC821237", "XC826219", "XC820302"]
