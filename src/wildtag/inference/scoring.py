@@ -4,8 +4,8 @@
     >>> for result in work([FileTask("site_a/0600.wav", Path("survey/site_a/0600.wav"), stamp)]):
     ...     result.recording_id, result.t0_s, result.scores          # or result.error
 
-Windows are decoded in DataLoader worker processes and batched across files; each file's result is
-yielded when its last window is scored. An engine maps :class:`ScoreFiles` over subsets of the files
+Windows are decoded in DataLoader worker processes and batched across files, ``batch_size`` windows per
+model call; each file's result is yielded when its last window is scored. An engine maps :class:`ScoreFiles` over subsets of the files
 (the local engine over all of them in one process; a cluster engine over chunks on many machines) and
 the archive runner writes what comes back, in any order, into the same shards and journal.
 
@@ -16,6 +16,7 @@ files differently, writes the same values as an uninterrupted one.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,14 +92,28 @@ class ScoreFiles:
         loader = DataLoader(stream, batch_size=self.batch_size, num_workers=workers, collate_fn=collate_stream,
                             persistent_workers=False)
         pending: dict[int, tuple[list[float], list[np.ndarray]]] = {}
-        for batch in loader:
-            if batch["wave"] is not None:
-                scores = self._scores(batch["wave"])
-                for i, t0_s, row in zip(batch["file_index"], batch["t0_s"], scores, strict=True):
-                    starts, rows = pending.setdefault(i, ([], []))
-                    starts.append(t0_s)
-                    rows.append(row)
-            for event in batch["events"]:
+        # The loader's batches count a file's done/error records as well as its windows: with short files
+        # they hold far fewer than batch_size windows. Windows are gathered into full batches here (every
+        # model call then scores batch_size real windows, not padding); a file's record waits until the
+        # windows before it in the stream are scored.
+        waves: list[torch.Tensor] = []
+        where: list[tuple[int, float]] = []  # (file_index, t0_s) of each gathered window
+        events: deque[tuple[int, dict]] = deque()  # (windows gathered before it, record)
+        n_gathered = n_scored = 0
+
+        def score(n: int) -> None:
+            nonlocal waves, where, n_scored
+            wave = torch.cat(waves) if len(waves) > 1 else waves[0]
+            for (i, t0_s), row in zip(where[:n], self._scores(wave[:n]), strict=True):
+                starts, rows = pending.setdefault(i, ([], []))
+                starts.append(t0_s)
+                rows.append(row)
+            waves, where = ([wave[n:]] if n < len(wave) else []), where[n:]
+            n_scored += n
+
+        def finished() -> Iterator[FileResult]:
+            while events and events[0][0] <= n_scored:
+                event = events.popleft()[1]
                 i = event["file_index"]
                 starts, rows = pending.pop(i, ([], []))
                 if "error" in event:
@@ -106,6 +121,19 @@ class ScoreFiles:
                 else:
                     yield FileResult(tasks[i], np.asarray(starts, dtype=np.float64), np.stack(rows),
                                      float(event["duration_s"]))
+
+        for batch in loader:
+            if batch["wave"] is not None:
+                waves.append(batch["wave"])
+                where.extend(zip(batch["file_index"], batch["t0_s"], strict=True))
+                n_gathered += len(batch["wave"])
+            events.extend((n_gathered, event) for event in batch["events"])
+            while len(where) >= self.batch_size:
+                score(self.batch_size)
+            yield from finished()
+        if where:
+            score(len(where))
+        yield from finished()
 
     def _scores(self, wave: torch.Tensor) -> np.ndarray:
         """Scores of a batch, run padded to ``batch_size`` rows so the kernels never change with its size."""
