@@ -20,15 +20,17 @@ from wildtag.features.base import shares_frames
 from wildtag.inference.tiles import tile_scores
 from wildtag.models import Tagger
 from wildtag.models.activation import activate
-from wildtag.models.card import ModelCard
+from wildtag.models.card import ModelCard, card_differences, card_fields
 
-# What must agree between the folds of one ensemble.
-_MUST_AGREE = ("sample_rate", "window_s", "class_names", "activation")
+# Card fields that may differ between the folds of one run: when, and by which code, each fold was trained
+# (a resumed run trains its later folds later, perhaps after a commit). Every other field must agree.
+PER_FOLD_FIELDS = ("provenance.created", "provenance.commit", "provenance.wildtag_version")
 
 
 @dataclass
 class Ensemble:
-    """The fold models of one run, with the model card they share (the first fold's)."""
+    """The fold models of one run, with the model card they share: equal but for :data:`PER_FOLD_FIELDS`,
+    whose values are the first fold's."""
 
     models: list[nn.Module]
     card: ModelCard
@@ -155,20 +157,29 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelCard]:
 
 
 def load_ensemble(path: str | Path, folds: list[int] | None = None) -> Ensemble:
-    """All fold models of a run (or one checkpoint), checked to share their card's sample rate, window,
-    classes and activation."""
+    """All fold models of a run (or one checkpoint), checked to share their whole model card but for
+    :data:`PER_FOLD_FIELDS`; a fold whose card differs is a ModelLoadError naming the fields."""
     checkpoints = find_checkpoints(path, folds)
     models, first = [], None
     for ckpt in checkpoints:
         model, card = load_checkpoint_model(ckpt)
         if first is None:
             first = card
-        else:
-            for key in _MUST_AGREE:
-                if getattr(card, key) != getattr(first, key):
-                    raise ModelLoadError(
-                        f"{ckpt}: {key} differs from {checkpoints[0]} "
-                        f"({getattr(card, key)!r} vs {getattr(first, key)!r}); these folds cannot be averaged"
-                    )
+        elif differ := card_differences(first, card, ignore=PER_FOLD_FIELDS):
+            raise ModelLoadError(f"{ckpt}: its model card differs from {checkpoints[0]}'s in "
+                                 f"{_describe(first, card, differ)}; these folds cannot be averaged")
         models.append(model)
     return Ensemble(models, first, checkpoints)
+
+
+def _describe(first: ModelCard, other: ModelCard, fields: list[str], limit: int = 5) -> str:
+    """``inference.hop_s (2.5 vs 1.0), ...``: the differing fields with both values, shortened."""
+    a, b = card_fields(first), card_fields(other)
+    shown = [f"{k} ({_short(a.get(k))} vs {_short(b.get(k))})" for k in fields[:limit]]
+    more = f" and {len(fields) - limit} more" if len(fields) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _short(value: object, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -185,6 +185,38 @@ class ModelCard:
         return dataclasses.replace(self, **changes)
 
 
+def card_differences(a: ModelCard, b: ModelCard, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Dotted names of the fields (``inference.hop_s``, ``frontend.n_mels``) in which two cards differ,
+    sorted, leaving out those in ``ignore``. A field one card lacks differs too.
+
+        >>> card_differences(card, card.replace(activation="softmax"))
+        ['activation']
+    """
+    flat_a, flat_b = card_fields(a), card_fields(b)
+    return sorted(k for k in set(flat_a) | set(flat_b)
+                  if k not in ignore and flat_a.get(k, _ABSENT) != flat_b.get(k, _ABSENT))
+
+
+_ABSENT = object()
+
+
+def card_fields(card: ModelCard) -> dict[str, Any]:
+    """The card as ``{dotted field name: value}`` (``"inference.hop_s": 2.5``), lists kept whole."""
+    return _flatten(card.to_dict())
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and other values stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
 def data_fingerprint(recording_ids: list[str], label_table_csv: str) -> str:
     """sha256 hex over the sorted recording ids and the label table's content: the data a model saw."""
     digest = hashlib.sha256()
