@@ -44,3 +44,16 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     predict(run.path, [p for p in sorted((Path(os.fspath(namespace["EXAMPLE_DIR"]))).glob("audio/*"))[:2]], out,
             show_progress=False, num_workers=0)
     assert pd.read_csv(out / "recordings.csv").shape[0] == 2
+
+
+def test_the_package_exposes_the_api_the_issue_lists():
+    expected = {"load_config", "train", "load_model", "evaluate", "Model", "Run"}
+    assert expected <= set(wildtag.__all__) and expected <= set(dir(wildtag))
+    from wildtag import api
+    from wildtag.config import load_config
+
+    assert wildtag.load_config is load_config and wildtag.Model is api.Model and wildtag.train is api.train
+    for member in ("predict", "predict_recordings", "classes", "card"):
+        assert hasattr(wildtag.Model, member), member
+    for member in ("path", "metrics", "config", "card", "load_model"):
+        assert hasattr(wildtag.Run, member) or member in getattr(wildtag.Run, "__dataclass_fields__", {}), member

@@ -5,12 +5,16 @@ The Python API (:mod:`wildtag.api`) loads on first use, so ``import wildtag`` st
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:  # what editors and type checkers see; at run time these load on first use
+    from wildtag.api import Model, Run, evaluate, load_model, train
+    from wildtag.config import load_config
+
 _API = {"train", "load_model", "evaluate", "Model", "Run"}
-__all__ = ["__version__", "load_config", *sorted(_API)]
+__all__ = ["Model", "Run", "__version__", "evaluate", "load_config", "load_model", "train"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,3 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     raise AttributeError(f"module 'wildtag' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
