@@ -321,3 +321,14 @@ def test_a_bad_sampler_value_is_one_line_before_any_data_is_read(tmp_path, monke
                            "--out", str(tmp_path / "run"))
     assert code == 2 and "Traceback" not in err and "missing.csv" not in err
     assert "sampler.train: unknown must be 'nan' or 'zero', got 'maybe'" in err
+
+
+@pytest.mark.parametrize(("cell", "shown"), [("", "is empty"), ("x", "is 'x'"), ("inf", "is inf")])
+def test_a_prediction_score_that_is_not_a_number_is_one_line_naming_it(tmp_path, monkeypatch, capsys, cell, shown):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("fname,labels\na.wav,bird\nb.wav,frog\n")
+    preds = tmp_path / "preds.csv"
+    preds.write_text(f"recording,bird,frog\na.wav,0.9,{cell}\nb.wav,0.1,0.8\n")
+    code, err = main_error(monkeypatch, capsys, "evaluate", str(preds), str(labels))
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {preds}: score 'frog' of recording 'a.wav' {shown}, not a finite number")

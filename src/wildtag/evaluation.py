@@ -92,6 +92,22 @@ def _check_unique_clips(labels: pd.DataFrame) -> None:
                                            f"{first['source']}); label each recording once")  # fmt: skip
 
 
+def check_scores(predictions: pd.DataFrame, score_names: list[str], origin: str) -> None:
+    """Every score is a finite number; else a LabelError naming the file, recording, class and cell."""
+    block = predictions[score_names]
+    values = block.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        i, j = bad[0]
+        where = f"recording {predictions['recording'].iloc[i]!r}"
+        if "t0_s" in predictions.columns:
+            where += f" at t0_s={predictions['t0_s'].iloc[i]}"
+        cell = block.iat[i, j]
+        shown = "empty" if pd.isna(cell) else repr(cell.item() if isinstance(cell, np.generic) else cell)
+        raise LabelError(origin, None, f"score {score_names[j]!r} of {where} is {shown}, not a finite number "
+                                       f"({len(bad)} such cell(s)); every class needs a score in every row")
+
+
 def _score_columns(predictions: pd.DataFrame, class_map: ClassMap, origin: str) -> np.ndarray:
     missing = [c for c in class_map.names if c not in predictions.columns]
     if missing:
@@ -119,6 +135,7 @@ def evaluate_files(predictions_path: str | Path, labels_path: str | Path, *, thr
     labels_read = read_labels(Path(labels_path), label_format)
     labels = labels_read.table
     score_names = [c for c in predictions.columns if c not in ("recording", "t0_s", "t1_s")]
+    check_scores(predictions, score_names, str(predictions_path))
     class_map = ClassMap(tuple(score_names))
     predicted = RecordingIds(predictions["recording"].astype(str))
     predictions = predictions.assign(recording=predictions["recording"].astype(str).map(normalise_id))
