@@ -7,11 +7,13 @@ Builds, from real clips (InsectSet32 in the shared data, else the bundled exampl
 is the demo recipe's architecture (tiny CNN, 22.05 kHz log-mel, 2-s windows, hop 1 s), untrained: speed does
 not depend on the weights. Then:
 
-1. in this process, after one unmeasured pass over the short files (page cache, one-off costs), interleaved
+1. in this process, after one unmeasured pass over 100 of the short files (one-off costs) and with every file
+   read into the page cache, interleaved
    (on/off, then off/on, ...), ``predict`` with the journal (shards, manifest, assembly from the shards)
    and without it (``journal=False``: rows go straight into the outputs), ``--repeats`` times on the short
-   files and once on the long file: the journal's overhead is the ratio of the two walls, and the time
-   spent inside the journal's own operations (commits, manifest, reading shards back) is timed directly;
+   files and ``--long-repeats`` times on the long file: the journal's overhead is the ratio of the two walls, and the time
+   spent inside the journal's own operations (commits, manifest, reading shards back) is timed directly; CPU seconds (this process and its decode workers) are recorded beside the walls,
+   as they depend far less on what else runs on a shared machine;
 2. ``wildtag predict`` in a fresh process per data set, for its wall (start-up included) and peak RSS
    (``VmHWM`` of the process, and of its decode worker), writing Raven tables too (one per recording and the combined one).
 
@@ -145,11 +147,14 @@ def in_process(run: Path, data: Path, out: Path, journal: bool, clock: JournalCl
     shutil.rmtree(out, ignore_errors=True)
     before = clock.seconds
     peak_rss_mb(reset=True)
+    cpu = os.times()
     started = time.perf_counter()
     summary = predict(run, [data], out, journal=journal, num_workers=workers, detect=True, threshold=0.5,
                       formats=["csv"], show_progress=False)
     wall = time.perf_counter() - started
-    return {"journal": journal, "wall_s": wall, "journal_ops_s": clock.seconds - before, "peak_rss_mb": peak_rss_mb(),
+    now = os.times()  # CPU seconds of this process and of its (joined) decode workers: less load-dependent
+    cpu_s = sum(getattr(now, f) - getattr(cpu, f) for f in ("user", "system", "children_user", "children_system"))
+    return {"journal": journal, "wall_s": wall, "cpu_s": cpu_s, "journal_ops_s": clock.seconds - before, "peak_rss_mb": peak_rss_mb(),
             "recordings": summary.n_recordings, "audio_s": summary.audio_s, "windows": summary.n_windows,
             "files_per_s": summary.n_recordings / wall, "x_real_time": summary.audio_s / wall}
 
@@ -186,6 +191,8 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--long-repeats", type=int, default=2, help="journal on/off pairs on the long file")
+    parser.add_argument("--short-only", action="store_true", help="only the in-process runs on the short files")
     args = parser.parse_args()
     work = args.work
     clips = source_clips()
@@ -200,16 +207,21 @@ def main() -> None:
                "cpus": os.cpu_count(), "source_clips": str(clips[0].parent), "in_process": [], "fresh_process": []}
     # not measured: the first predict in a process pays one-off costs (allocator, kernels), and the first
     # pass over the files reads them from disk into the page cache
-    in_process(run, short, work / "out" / "warm", False, clock, args.workers)
-    for name, data, repeats in (("2000 short files", short, args.repeats), ("3-hour file", long.parent, 2)):
-        with open(long, "rb") as handle:  # into the page cache, so that no measured run reads it from disk
-            while handle.read(1 << 24):
-                pass
+    # (a pass over one site's 100 files; every file is read into the page cache before each data set)
+    in_process(run, short / "site_00", work / "out" / "warm", False, clock, args.workers)
+    sets = [("2000 short files", short, args.repeats), (f"{args.hours:g}-hour file", long.parent, args.long_repeats)]
+    for name, data, repeats in sets[:1] if args.short_only else sets:
+        for path in sorted(data.rglob("*.wav")):  # no measured run reads a file from disk
+            with open(path, "rb") as handle:
+                while handle.read(1 << 24):
+                    pass
         for repeat in range(repeats):
             for journal in ((True, False) if repeat % 2 == 0 else (False, True)):
                 row = in_process(run, data, work / "out" / f"{name}-{journal}", journal, clock, args.workers)
                 results["in_process"].append({"data": name, **row})
                 print(json.dumps(results["in_process"][-1]), flush=True)
+        if args.short_only:
+            continue
         results["fresh_process"].append({"data": name, **fresh_process(run, data, work / "out" / f"{name}-cli",
                                                                       args.workers)})
         print(json.dumps(results["fresh_process"][-1]), flush=True)
@@ -221,17 +233,20 @@ def main() -> None:
 
 def markdown(results: dict) -> str:
     lines = ["| data | journal | wall s (median) | files/s | x real time | journal's own ops s | overhead vs off | "
-             "peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+             "CPU s (median) | CPU overhead vs off | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["data"] for r in results["in_process"]):
         rows = [r for r in results["in_process"] if r["data"] == name]
         off = float(np.median([r["wall_s"] for r in rows if not r["journal"]]))
+        cpu_off = float(np.median([r.get("cpu_s", np.nan) for r in rows if not r["journal"]]))
         for journal in (True, False):
             mine = [r for r in rows if r["journal"] == journal]
             wall = float(np.median([r["wall_s"] for r in mine]))
+            cpu = float(np.median([r.get("cpu_s", np.nan) for r in mine]))
             ops = float(np.median([r["journal_ops_s"] for r in mine]))
             lines.append(f"| {name} | {'on' if journal else 'off'} | {wall:.1f} | {mine[0]['recordings'] / wall:.1f} | "
                          f"{mine[0]['audio_s'] / wall:.0f} | {ops:.2f} ({100 * ops / wall:.1f} %) | "
-                         f"{'' if not journal else f'{100 * (wall - off) / off:+.1f} %'} | "
+                         f"{'' if not journal else f'{100 * (wall - off) / off:+.1f} %'} | {cpu:.1f} | "
+                         f"{'' if not journal else f'{100 * (cpu - cpu_off) / cpu_off:+.1f} %'} | "
                          f"{max(r['peak_rss_mb'] or 0 for r in mine):.0f} |")
     lines += ["", "| data (fresh `wildtag predict`) | wall s | files/s | x real time | peak RSS MB | decode worker MB |",
               "|---|---|---|---|---|---|"]
