@@ -332,3 +332,21 @@ def test_a_prediction_score_that_is_not_a_number_is_one_line_naming_it(tmp_path,
     code, err = main_error(monkeypatch, capsys, "evaluate", str(preds), str(labels))
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: {preds}: score 'frog' of recording 'a.wav' {shown}, not a finite number")
+
+
+@pytest.mark.parametrize(("device", "says"), [("gpu", "is not a torch device"), ("cuda:99", "CUDA device")])
+def test_a_device_this_machine_lacks_is_one_line(tmp_path, monkeypatch, capsys, device, says):
+    from wildtag.models.card import InferenceDefaults, ModelCard, Provenance
+    from wildtag.testing import write_model_run, write_tone
+
+    card = ModelCard(sample_rate=16000, window_s=1.0, class_names=("a", "b"),
+                     frontend={"name": "logmel", "n_fft": 512, "hop_length": 256, "n_mels": 32},
+                     backbone={"name": "tiny_cnn"}, head={"name": "linear"},
+                     inference=InferenceDefaults(window_s=1.0, hop_s=0.5, aggregate={"name": "max"}),
+                     provenance=Provenance.now())  # fmt: skip
+    run = write_model_run(tmp_path / "run", card)
+    write_tone(tmp_path / "audio" / "t.wav", sample_rate=16000, duration_s=2.0)
+    code, err = main_error(monkeypatch, capsys, "predict", str(run), str(tmp_path / "audio"), "--out",
+                           str(tmp_path / "out"), "--device", device, "--quiet")
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: device {device!r}") and says in err

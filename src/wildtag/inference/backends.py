@@ -117,11 +117,33 @@ class OnnxScorer:
         return torch.from_numpy(probs)
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device that exists on this machine; else a ConfigError saying what there is.
+
+        >>> check_device("cpu")
+        device(type='cpu')
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"device {str(device)!r} is not a torch device; use cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {str(device)!r}: this machine has no usable CUDA device; use cpu")
+        if parsed.index is not None and parsed.index >= count:
+            raise ConfigError(f"device {str(device)!r}: this machine has {count} CUDA device(s), "
+                              f"cuda:0..cuda:{count - 1}")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {str(device)!r}: MPS is not available here; use cpu")
+    return parsed
+
+
 @BACKENDS.register("torch")
 def _torch_backend(*, source: str | Path | Ensemble, precision: str, device: str | None,
                    channels_last: bool | None) -> TorchScorer:
+    device = check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     ensemble = source if isinstance(source, Ensemble) else load_ensemble(source)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if channels_last is None:
         channels_last = any(isinstance(m, nn.Conv2d) for model in ensemble.models for m in model.modules())
     return TorchScorer(ensemble, precision=precision, device=device, channels_last=channels_last)
