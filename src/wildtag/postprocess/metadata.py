@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BLEND_WEIGHT = 0.14
 MODEL_FILE, TRAIN_FILE = "metadata.json", "train.parquet"
-DERIVED = {"day_of_year": lambda t: t.dt.dayofyear, "hour": lambda t: t.dt.hour + t.dt.minute / 60.0}
+DERIVED = {"day_of_year": lambda t: t.dt.day_of_year, "hour": lambda t: t.dt.hour + t.dt.minute / 60.0}
 DATE_COLUMNS = ("date", "start_datetime", "datetime")
 
 
@@ -78,8 +78,9 @@ def _design(train: pd.DataFrame, rows: pd.DataFrame, features: Sequence[str], ca
         columns.append((values - mean) / (std if std > 0 else 1.0))
     for name in categorical:
         seen = sorted(train[name].dropna().astype(str).unique())
-        codes = pd.Categorical(rows[name].astype(str).where(rows[name].notna()), categories=seen).codes
-        columns.append(np.where(codes < 0, np.nan, codes).astype(np.float64))
+        code_of = {value: float(code) for code, value in enumerate(seen)}  # a value unseen in training: NaN
+        values = rows[name].astype(str).where(rows[name].notna())
+        columns.append(np.array([code_of.get(v, np.nan) for v in values], dtype=np.float64))
     return np.stack(columns, axis=1) if columns else np.zeros((len(rows), 0))
 
 
