@@ -7,7 +7,12 @@ epoch each (speed does not depend on accuracy): the demo recipe, the insectset32
 5-s windows, then for each model measures in this one process:
 - decode: decode + resample + windowing alone (``file_windows``), x real time;
 - model: the scorer on pre-computed batches of windows (fp32, channels_last, bf16), x real time;
-- predict: ``wildtag.inference.predict.predict`` end to end (load, decode workers, model, outputs).
+- stream: decode + resample + the stream frontend (one STFT per decoded block), what a decode worker does;
+- model on images: ``finish`` + backbone + head on the stream frontend's pre-computed images, the bound of
+  the new path (the model-only bound above includes the per-window frontend);
+- predict: ``wildtag.inference.predict.predict`` end to end (load, decode workers, model, outputs), the
+  new path (frontend in the stream) interleaved with the old one (``PerWindow``: samples to the model),
+  A B B A for workers 1 / 1 torch thread, A B for the other settings.
 Writes ``results.json`` under ``--work`` and prints a Markdown table.
 """
 
@@ -81,6 +86,27 @@ def decode_only(path: Path, sample_rate: int, window_s: float, hop_s: float) -> 
     return time.perf_counter() - started, n
 
 
+class PerWindow:
+    """A scorer without ``stream_frontend``: predict's old path, windows go to the model as samples."""
+
+    def __init__(self, scorer):
+        self._scorer = scorer
+
+    def __getattr__(self, name):
+        if name == "stream_frontend":
+            raise AttributeError(name)
+        return getattr(self._scorer, name)
+
+
+def stream_only(path: Path, sample_rate: int, window_s: float, hop_s: float, frontend) -> float:
+    from wildtag.inference.stream import WindowStream
+
+    started = time.perf_counter()
+    for _ in WindowStream([path], sample_rate, window_s, hop_s, frontend=frontend):
+        pass
+    return time.perf_counter() - started
+
+
 def model_only(scorer, batches, **_) -> float:
     scorer.scores(batches[0])  # warm-up (oneDNN picks kernels on first call)
     started = time.perf_counter()
@@ -95,7 +121,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--bound-minutes", type=float, default=5.0, help="audio used for the model-only bound")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
-    parser.add_argument("--workers", nargs="*", type=int, default=[0, 1])
+    parser.add_argument("--settings", nargs="*", default=["w1t1", "w1t2", "w0t2"],
+                        help="predict settings: wNtM = N decode workers, M torch threads")
     args = parser.parse_args()
     import torch
 
@@ -133,8 +160,11 @@ def main() -> None:
             for wave in batches:
                 frontend(wave)
         row["frontend_x"] = bound_audio_s / (time.perf_counter() - started)
-        for label, kw in {"fp32": dict(channels_last=False), "fp32_channels_last": dict(channels_last=True),
-                          "bf16_channels_last": dict(channels_last=True, precision="bf16")}.items():
+        variants = {"fp32": dict(channels_last=False), "fp32_channels_last": dict(channels_last=True),
+                    "bf16_channels_last": dict(channels_last=True, precision="bf16")}
+        if not cpu_has_bf16():  # emulated: 4x to 7x slower than fp32 here (run of 2026-12-02 12:36)
+            del variants["bf16_channels_last"]
+        for label, kw in variants.items():
             scorer = create_scorer(run, device="cpu", **kw)
             row[f"model_{label}_x"] = bound_audio_s / model_only(scorer, batches)
         ref = create_scorer(run, device="cpu", channels_last=False).scores(torch.cat(batches[:4]))
@@ -142,15 +172,32 @@ def main() -> None:
         cl = create_scorer(run, device="cpu", channels_last=True).scores(torch.cat(batches[:4]))
         row["bf16_max_abs_diff"] = float((bf - ref).abs().max())
         row["channels_last_max_abs_diff"] = float((cl - ref).abs().max())
-        for workers in args.workers:
-            for threads in sorted({max(1, cores - workers), cores}):
+        frontend = probe.stream_frontend()
+        if frontend is not None:
+            torch.set_num_threads(1)  # as in a decode worker
+            row["stream_x"] = audio_s / stream_only(wav, sr, window_s, hop_s, frontend)
+            torch.set_num_threads(cores)
+            with torch.no_grad():
+                images = [frontend.scaled(wave) for wave in batches]
+            row["model_images_x"] = bound_audio_s / model_only(probe, images)
+            row["images_max_abs_diff"] = float((probe.scores(torch.cat(images[:4])) - ref).abs().max())
+        for setting in args.settings:
+            workers, threads = (int(x) for x in setting[1:].split("t"))
+            order = ["old", "new", "new", "old"] if setting == "w1t1" else ["old", "new"]
+            for variant in order:
                 torch.set_num_threads(threads)
+                scorer = create_scorer(run, device="cpu")
+                scorer = PerWindow(scorer) if variant == "old" else scorer
                 started = time.perf_counter()
-                predict(run, [wav], args.work / "out" / name, num_workers=workers, show_progress=False)
-                row[f"predict_w{workers}_t{threads}_x"] = audio_s / (time.perf_counter() - started)
+                predict(run, [wav], args.work / "out" / f"{name}_{variant}", scorer=scorer, num_workers=workers,
+                        overwrite=True, show_progress=False)
+                x = audio_s / (time.perf_counter() - started)
+                row.setdefault(f"predict_{setting}_{variant}_x", []).append(round(x, 1))
+                print(name, setting, variant, f"{x:.1f}x", flush=True)
         results["models"][name] = row
         print(name, json.dumps(row, indent=1), flush=True)
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     (args.work / "results.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
 
