@@ -17,6 +17,7 @@ the fold model that did not see it).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -26,32 +27,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command("thresholds")
     def thresholds_command(
-        oof: Path = typer.Argument(..., help="an oof.parquet (class columns and target:<class> columns)"),
+        source: Path = typer.Argument(..., help="a run directory (all folds' oof.parquet), one oof.parquet, or "
+                                                "predictions (a predict folder or its file) with LABELS"),
+        labels: Path | None = typer.Argument(None, help="truth for predictions (clip labels or boxes), e.g. "
+                                                        "labelled validation soundscapes"),
         out: Path = typer.Option(..., "--out", help="folder for thresholds.csv and thresholds.png"),
         metric: str = typer.Option("f1", "--metric", help="f1 | row_f1 (row-wise F1 with nocall)"),
         per_class: bool = typer.Option(False, "--per-class", help="also one threshold per class"),
+        label_format: str = typer.Option("auto", "--format", help="format of LABELS"),
     ) -> None:
-        """Thresholds maximising METRIC on out-of-fold scores, written as a class,threshold CSV ('*' = global)."""
+        """Thresholds maximising METRIC on out-of-fold or validation scores, written as a class,threshold CSV
+        ('*' = global) that predict's --threshold reads, with the metric-vs-threshold plot."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        import pandas as pd
 
         from wildtag.errors import CommandLineError
         from wildtag.fileio import write_csv_atomic
         from wildtag.postprocess.thresholds import METRICS, search_threshold, threshold_table
 
-        if not oof.is_file():
-            raise FileNotFoundError(f"{oof}: no such file")
         if metric not in METRICS:
             raise CommandLineError(f"--metric must be one of {sorted(METRICS)}, got {metric!r}")
-        table = pd.read_parquet(oof)
-        classes = [c[len("target:"):] for c in table.columns if c.startswith("target:")]
-        if not classes or any(c not in table.columns for c in classes):
-            raise CommandLineError(f"{oof}: needs class columns and matching target:<class> columns")
-        y_true = table[[f"target:{c}" for c in classes]].to_numpy() > 0.5
-        y_score = table[classes].to_numpy()
+        if labels is not None:
+            y_true, y_score, classes = _scored_against_labels(source, labels, label_format)
+        else:
+            y_true, y_score, classes = _out_of_fold(source)
         out.mkdir(parents=True, exist_ok=True)
         write_csv_atomic(threshold_table(y_true, y_score, classes, per_class=per_class, metric=metric), out / "thresholds.csv")
         best, grid, values = search_threshold(y_true, y_score, metric)
@@ -282,3 +283,47 @@ def register(app: typer.Typer) -> None:
         folder = predict_metadata(run, table, out, blend_with=blend_with, blend_weight=blend_weight)
         typer.echo(f"prior -> {folder / 'prior.csv'}" + (f", blend -> {folder / 'recordings.csv'}"
                                                          if blend_with is not None else ""))
+
+
+def _out_of_fold(source: Path) -> tuple[Any, Any, list[str]]:
+    """(y_true, y_score, classes) of a run directory's fold-*/oof.parquet files, or of one oof.parquet."""
+    import pandas as pd
+
+    from wildtag.errors import CommandLineError
+
+    files = sorted(source.glob("fold-*/oof.parquet")) if source.is_dir() else [source]
+    if not files or not all(f.is_file() for f in files):
+        raise FileNotFoundError(f"{source}: no oof.parquet (give a run directory, a fold-K/oof.parquet, or "
+                                "predictions with their LABELS)")
+    table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    classes = [c[len("target:"):] for c in table.columns if c.startswith("target:")]
+    if not classes or any(c not in table.columns for c in classes):
+        raise CommandLineError(f"{source}: needs class columns and matching target:<class> columns "
+                               "(an out-of-fold table); predictions need a LABELS argument")
+    y_true = table[[f"target:{c}" for c in classes]].to_numpy() > 0.5
+    return y_true, table[classes].to_numpy(), classes
+
+
+def _scored_against_labels(source: Path, labels: Path, label_format: str) -> tuple[Any, Any, list[str]]:
+    """(y_true, y_score, classes) of predictions matched to LABELS by recording id, as ``evaluate`` does:
+    recording scores for clip labels, window scores for boxes."""
+    from wildtag.evaluation import evaluate_files
+    from wildtag.labels import read_labels
+
+    predictions = source
+    if source.is_dir():
+        kind = read_labels(labels, label_format).kind
+        order = ("recordings.csv", "windows.parquet") if kind == "clips" else ("windows.parquet",)
+        found = [source / name for name in order if (source / name).is_file()]
+        if not found:
+            raise FileNotFoundError(f"{source}: no {' or '.join(order)} to compare with {labels}")
+        predictions = found[0]
+    elif not source.is_file():
+        raise FileNotFoundError(f"{source}: no such file or folder")
+    result = evaluate_files(predictions, labels, label_format=label_format)
+    if result.targets is None or result.scores is None or result.class_names is None:
+        from wildtag.errors import CommandLineError
+
+        raise CommandLineError(f"{predictions}: detections have no score per window; give predict's "
+                               "windows.parquet or recordings.csv")
+    return result.targets > 0.5, result.scores, list(result.class_names)

@@ -77,3 +77,64 @@ def test_thresholds_command_writes_csv_and_png(tmp_path):
     assert list(table["class"]) == ["*", "a"]
     assert 0.2 < table["threshold"].iloc[0] <= 0.7
     assert (tmp_path / "t" / "thresholds.png").stat().st_size > 0
+
+
+def _thresholds_app():
+    import typer
+
+    from wildtag.cli_postprocess import register
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    return app
+
+
+def test_thresholds_of_a_run_directory_use_every_fold(tmp_path):
+    from typer.testing import CliRunner
+
+    # fold 0 alone puts the best cut between 0.2 and 0.3; with fold 1 the separable cut is above 0.6
+    for k, (scores, truth) in enumerate([([0.9, 0.3, 0.2], [1, 1, 0]), ([0.65, 0.6, 0.1], [1, 0, 0])]):
+        (tmp_path / "run" / f"fold-{k}").mkdir(parents=True)
+        pd.DataFrame({"a": scores, "target:a": np.asarray(truth, float)}).to_parquet(
+            tmp_path / "run" / f"fold-{k}" / "oof.parquet")
+    result = CliRunner().invoke(_thresholds_app(), ["thresholds", str(tmp_path / "run"), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    pooled = pd.read_csv(tmp_path / "t" / "thresholds.csv")["threshold"].iloc[0]
+    y = np.array([1, 1, 0, 1, 0, 0], bool)
+    s = np.array([0.9, 0.3, 0.2, 0.65, 0.6, 0.1])
+    assert _f1_at(y, s, pooled) == max(_f1_at(y, s, t) for t in s)
+
+
+def _f1_at(y, s, t):
+    pred = s >= t
+    tp = (pred & y).sum()
+    return 2 * tp / max(pred.sum() + y.sum(), 1)
+
+
+def test_thresholds_of_predictions_against_clip_labels(tmp_path):
+    from typer.testing import CliRunner
+
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    pd.DataFrame({"recording": ["x.wav", "y.wav", "z.wav", "w.wav"], "a": [0.8, 0.7, 0.4, 0.1],
+                  "b": [0.1, 0.2, 0.9, 0.3]}).to_csv(pred / "recordings.csv", index=False)
+    pd.DataFrame({"filename": ["x.wav", "y.wav", "z.wav", "w.wav"], "labels": ["a", "a", "b", ""]}).to_csv(
+        tmp_path / "truth.csv", index=False)
+    out = tmp_path / "t"
+    result = CliRunner().invoke(_thresholds_app(), ["thresholds", str(pred), str(tmp_path / "truth.csv"),
+                                                     "--out", str(out), "--per-class"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "thresholds.csv").set_index("class")["threshold"]
+    assert 0.4 < table["a"] <= 0.7 and 0.3 < table["b"] <= 0.9
+    assert 0.3 < table["*"] <= 0.7
+
+
+def test_thresholds_of_predictions_without_labels_say_what_is_needed(tmp_path):
+    from typer.testing import CliRunner
+
+    pd.DataFrame({"recording": ["x.wav"], "a": [0.8]}).to_parquet(tmp_path / "windows.parquet")
+    result = CliRunner().invoke(_thresholds_app(), ["thresholds", str(tmp_path / "windows.parquet"),
+                                                     "--out", str(tmp_path / "t")])
+    assert result.exit_code != 0
+    assert "LABELS" in str(result.exception) or "LABELS" in result.output
