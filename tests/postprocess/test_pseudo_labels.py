@@ -53,3 +53,11 @@ def test_oof_mining_avoids_boxes_and_respects_the_cap():
     overlap = (out["t0_s"] < 21.0) & (out["t1_s"] > 12.0)
     assert not overlap.any()
     assert len(out[(out["present"] == 0) & (out["label"] == "b")]) == 4
+
+
+def test_oof_mining_matches_boxes_named_without_suffix_or_folder():
+    # predict names recordings 'site/rec.flac'; RFCx-style tables name them 'rec': still the same recording
+    t0 = np.arange(0, 30, 5.0)
+    windows = pd.DataFrame({"recording": "site/rec.flac", "t0_s": t0, "t1_s": t0 + 5, "a": 0.95})
+    boxes = pd.DataFrame({"recording_id": ["rec"], "t0_s": [0.0], "t1_s": [30.0], "label": ["a"]})
+    assert mine_oof_windows(windows, boxes, {"a": 0.5}, cap=10, run="r").empty

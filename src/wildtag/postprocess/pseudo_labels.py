@@ -98,10 +98,19 @@ def relabel_all(
 
 
 def _overlaps_a_box(windows: pd.DataFrame, boxes: pd.DataFrame) -> np.ndarray:
+    """Which windows touch a box. Boxes name recordings as their label table does (``x`` or ``x.flac``);
+    each name is resolved to the windows' recording ids by the one id rule (:mod:`wildtag.labels.ids`)."""
+    from wildtag.labels.ids import RecordingIds
+
     hit = np.zeros(len(windows), dtype=bool)
-    spans = boxes.groupby("recording_id")[["t0_s", "t1_s"]]
-    for rid, group in spans:
-        mask = (windows["recording"] == rid).to_numpy()
+    recordings = windows["recording"].astype(str)
+    ids = RecordingIds(recordings.unique())
+    spans = boxes.groupby(boxes["recording_id"].astype(str))[["t0_s", "t1_s"]]
+    for name, group in spans:
+        rid = ids.resolve(name, source="the boxes")
+        if rid is None:  # a labelled recording that was not scored: nothing to exclude
+            continue
+        mask = (recordings == rid).to_numpy()
         if not mask.any():
             continue
         t0 = windows.loc[mask, "t0_s"].to_numpy()[:, None]
