@@ -70,7 +70,8 @@ def register(app: typer.Typer) -> None:
         inputs: list[Path] = typer.Argument(..., help="prediction folders (windows.parquet and/or recordings.csv)"),
         out: Path = typer.Option(..., "--out", help="folder for the combined tables"),
         method: str = typer.Option("mean", "--method", help="mean | rank | weighted"),
-        weights: str = typer.Option("", "--weights", help="comma-separated weights for --method weighted"),
+        weights: str = typer.Option("", "--weights", help="comma-separated weights for --method weighted (or "
+                                                           "rank: a weighted average of ranks)"),
         fit_on: list[Path] | None = typer.Option(
             None, "--fit-weights", help="fit the weights on out-of-fold scores: one run directory or oof.parquet "
                                         "per input, in the same order (implies --method weighted); repeatable"),
@@ -87,7 +88,10 @@ def register(app: typer.Typer) -> None:
 
         if method not in METHODS:
             raise CommandLineError(f"--method must be one of {list(METHODS)}, got {method!r}")
-        given = [float(w) for w in weights.split(",") if w.strip()] if weights else None
+        try:
+            given = [float(w) for w in weights.split(",") if w.strip()] if weights else None
+        except ValueError:
+            raise CommandLineError(f"--weights {weights!r}: comma-separated numbers, e.g. 0.97,0.03") from None
         fitted = None
         if fit_on:
             if given is not None:
@@ -101,8 +105,12 @@ def register(app: typer.Typer) -> None:
             method, given = "weighted", fitted["weights"]
             typer.echo(f"fitted weights {', '.join(f'{w:.3f}' for w in given)}: {metric} {fitted['fitted']:.4f} "
                        f"on {fitted['n_rows']} out-of-fold rows (mean of the models: {fitted['mean']:.4f})")
-        if method == "weighted" and (given is None or len(given) != len(inputs)):
+        if method == "weighted" and given is None:
             raise CommandLineError(f"--method weighted needs --weights with {len(inputs)} numbers")
+        if given is not None and method == "mean":
+            raise CommandLineError("--weights with --method mean: use --method weighted (or rank)")
+        if given is not None and len(given) != len(inputs):
+            raise CommandLineError(f"--weights needs {len(inputs)} numbers, one per input; got {len(given)}")
         for folder in inputs:
             if not folder.is_dir():
                 raise FileNotFoundError(f"{folder}: no such prediction folder")

@@ -37,3 +37,11 @@ def test_fitted_weights_beat_the_mean():
     assert fitted > mean_score + 0.05
     assert weights[0] > weights[1]
     assert weights.sum() == pytest.approx(1.0)
+
+
+def test_weighted_rank_average_equals_hand_computation():
+    a = np.array([[0.9], [0.1], [0.5], [0.3]])
+    b = np.array([[0.2], [0.8], [0.4], [0.6]])
+    ranks_a, ranks_b = np.array([[4], [1], [3], [2]]) / 4, np.array([[1], [4], [2], [3]]) / 4
+    out = combine_arrays(np.stack([a, b]), "rank", weights=[0.97, 0.03])
+    np.testing.assert_allclose(out, 0.97 * ranks_a + 0.03 * ranks_b)

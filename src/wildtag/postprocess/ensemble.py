@@ -60,11 +60,14 @@ def rank_scores(scores: np.ndarray) -> np.ndarray:
 
 
 def combine_arrays(stack: np.ndarray, method: str = "mean", weights: Sequence[float] | None = None) -> np.ndarray:
-    """Combine a (M, N, K) stack of M models' scores into (N, K)."""
+    """Combine a (M, N, K) stack of M models' scores into (N, K). ``rank`` with ``weights`` is a weighted
+    average of the per-class ranks (RFCx 2021 weighted its two families' ranks)."""
     if method not in METHODS:
         raise ConfigError(f"unknown ensemble method {method!r}; choose one of {list(METHODS)}")
     if method == "rank":
         stack = np.stack([rank_scores(s) for s in stack])
+        if weights is not None:
+            method = "weighted"
     if method == "weighted":
         if weights is None or len(weights) != stack.shape[0]:
             raise ConfigError(f"weighted ensemble needs {stack.shape[0]} weights, got {weights}")
