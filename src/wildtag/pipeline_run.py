@@ -225,7 +225,39 @@ def run_pipeline(pipe: Pipeline, out_dir: Path, *, force: Sequence[str] = (), de
     out_dir.mkdir(parents=True, exist_ok=True)
     with _locked(out_dir):
         _write_record(pipe, stages, out_dir)
-        return _run_stages(stages, force, runner or (lambda argv: invoke(argv, debug=debug)), echo)
+        done = _run_stages(stages, force, runner or (lambda argv: invoke(argv, debug=debug)), echo)
+        _write_training_metrics(stages, out_dir, echo)
+        return done
+
+
+def training_metrics(stages: Sequence[ResolvedStage]) -> list[dict[str, Any]]:
+    """One row per train stage that has finished: its out-of-fold metrics (``metrics.json``'s ``overall``),
+    in stage order, so that FAT2019-style rounds show where the validation metric stops improving."""
+    rows = []
+    for stage in stages:
+        path = stage.out / "metrics.json"
+        if stage.command != "train" or not path.is_file():
+            continue
+        overall = json.loads(path.read_text()).get("overall", {})
+        rows.append({"stage": stage.name, **{k: v for k, v in overall.items() if isinstance(v, (int, float))}})
+    return rows
+
+
+def _write_training_metrics(stages: Sequence[ResolvedStage], out_dir: Path, echo: Callable[[str], None]) -> None:
+    """``OUT/training_metrics.csv`` (see :func:`training_metrics`) and one line per train stage."""
+    rows = training_metrics(stages)
+    if not rows:
+        return
+    import pandas as pd
+
+    from wildtag.fileio import write_csv_atomic
+
+    table = pd.DataFrame(rows)
+    write_csv_atomic(table, out_dir / "training_metrics.csv")
+    shown = [c for c in ("lwlrap", "map", "accuracy", "roc_auc") if c in table.columns][:2]
+    for row in rows:
+        echo(f"  {row['stage']}: " + ", ".join(f"{c} {row[c]:.4f}" for c in shown if c in row))
+    echo(f"out-of-fold metrics of every train stage -> {out_dir / 'training_metrics.csv'}")
 
 
 @contextlib.contextmanager

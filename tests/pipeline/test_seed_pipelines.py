@@ -167,6 +167,13 @@ def test_fat2019(insects, shared_data, tmp_path):
     assert relabelled["source"].str.contains("relabel-all").any()
     assert json.loads((out / "ensemble" / "ensemble.json").read_text())["method"] == "mean"
     assert json.loads((out / "evaluate.json").read_text())["n_samples"] == 3
+    # each round's out-of-fold metric, side by side: where pseudo-labels stop helping is visible
+    rounds = pd.read_csv(out / "training_metrics.csv")
+    trained = [s.stage for s in steps if s.stage.command == "train"]
+    assert rounds["stage"].tolist() == [s.name for s in trained] and "noisy-1.model" in rounds["stage"].tolist()
+    for stage, row in zip(trained, rounds.to_dict("records"), strict=True):
+        overall = json.loads((stage.out / "metrics.json").read_text())["overall"]
+        assert row["lwlrap"] == pytest.approx(overall["lwlrap"])
 
 
 def test_rfcx_tpfp(bats, shared_data, tmp_path):
