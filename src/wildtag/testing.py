@@ -109,3 +109,12 @@ def write_model_run(folder: Path, card, seed: int = 0) -> Path:
                 "wildtag": {"card": card.to_dict()}}, ckpt)
     card.save(Path(folder) / "model.json")
     return Path(folder)
+
+
+def read_output(out: Path, name: str):
+    """One table an archive run wrote under ``out``: Parquet, a Raven ``.txt`` (tab-separated) or a CSV."""
+    import pandas as pd
+
+    if name.endswith(".parquet"):
+        return pd.read_parquet(out / name)
+    return pd.read_csv(out / name, sep="\t" if name.endswith(".txt") else ",")

@@ -13,12 +13,14 @@ import pytest
 from wildtag.demo import EXAMPLE_DIR
 from wildtag.inference.journal import JournalKeyError, OutputLockedError
 from wildtag.inference.predict import predict
+from wildtag.testing import read_output
 
 # The run as a user's script would do it, with a scorer slowed down so the test can kill it mid-run.
 SCRIPT = """
 import sys, time
 from wildtag.inference.backends import create_scorer
 from wildtag.inference.predict import predict
+from wildtag.testing import read_output
 
 class Slow:
     def __init__(self, inner, delay):
@@ -73,10 +75,6 @@ def _wait_for_shards(process, out, n, timeout_s=90):
         time.sleep(0.02)
 
 
-def _read(out: Path, name: str) -> pd.DataFrame:
-    return pd.read_parquet(out / name) if name.endswith(".parquet") else pd.read_csv(out / name)
-
-
 @pytest.fixture(scope="module")
 def insect_clips(tmp_path_factory):
     """The 32 bundled InsectSet32 clips (real recordings), shared by this module's runs."""
@@ -116,7 +114,7 @@ def test_a_run_killed_with_sigkill_refuses_a_second_run_while_alive_and_resumes_
     rescored = {r["id"] for line in _committed(out) for r in line["recordings"]} - done_before
     assert len(rescored) == 32 - len(done_before)  # the journal: every other recording scored once, now
     for name in OUTPUTS:  # neither the refused run nor the kill corrupted anything
-        pd.testing.assert_frame_equal(_read(out, name), _read(reference, name), check_exact=True)
+        pd.testing.assert_frame_equal(read_output(out, name), read_output(reference, name), check_exact=True)
     combined = "raven/detections.selections.txt"
     assert (out / combined).read_text() == (reference / combined).read_text()
     again = predict(None, [insect_clips], out, scorer=_scorer(untrained_run), **OPTIONS)

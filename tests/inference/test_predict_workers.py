@@ -6,16 +6,11 @@ import pandas as pd
 
 from wildtag.demo import EXAMPLE_DIR
 from wildtag.inference.predict import predict
+from wildtag.testing import read_output
 
 OPTIONS = {"batch_size": 8, "hop_s": 0.5, "threshold": 0.5, "show_progress": False, "formats": ["csv", "raven"],
            "shard_recordings": 4}
 OUTPUTS = ("windows.parquet", "recordings.csv", "detections.csv", "errors.csv", "raven/detections.selections.txt")
-
-
-def _read(out, name):
-    if name.endswith(".parquet"):
-        return pd.read_parquet(out / name)
-    return pd.read_csv(out / name, sep="\t" if name.endswith(".txt") else ",")
 
 
 def test_worker_processes_give_the_outputs_of_in_process_decoding(untrained_run, tmp_path):
@@ -29,7 +24,7 @@ def test_worker_processes_give_the_outputs_of_in_process_decoding(untrained_run,
     assert len({s.n_windows for s in runs.values()}) == 1 and runs[0].n_detections > 0
     for workers in (1, 2):  # 2 workers: files interleaved between them, finishing out of order
         for name in OUTPUTS:
-            pd.testing.assert_frame_equal(_read(tmp_path / f"w{workers}", name), _read(tmp_path / "w0", name),
+            pd.testing.assert_frame_equal(read_output(tmp_path / f"w{workers}", name), read_output(tmp_path / "w0", name),
                                           check_exact=True)
     # without the journal rows go out in the order files finish: the same rows, possibly in another order
     direct = predict(untrained_run, [clips], tmp_path / "direct", num_workers=2, journal=False, **OPTIONS)

@@ -11,21 +11,16 @@ from wildtag.inference.journal import FileStamp
 from wildtag.inference.predict import local_engine, predict
 from wildtag.inference.ray_engine import RayEngine, chunk_tasks
 from wildtag.inference.scoring import FileTask
+from wildtag.testing import read_output
 
 OPTIONS = {"num_workers": 0, "batch_size": 8, "shard_recordings": 3, "hop_s": 1.0, "threshold": 0.5,
            "show_progress": False, "formats": ["csv", "raven"]}
 OUTPUTS = ("windows.parquet", "recordings.csv", "detections.csv", "errors.csv", "raven/detections.selections.txt")
 
 
-def _read(out, name):
-    if name.endswith(".parquet"):
-        return pd.read_parquet(out / name)
-    return pd.read_csv(out / name, sep="\t" if name.endswith(".txt") else ",")
-
-
 def _same_outputs(a, b):
     for name in OUTPUTS:
-        pd.testing.assert_frame_equal(_read(a, name), _read(b, name), check_exact=True)
+        pd.testing.assert_frame_equal(read_output(a, name), read_output(b, name), check_exact=True)
 
 
 def test_files_are_cut_into_chunks_of_about_equal_bytes_in_their_order(tmp_path):
