@@ -66,6 +66,8 @@ def register(app: typer.Typer) -> None:
         top_k: Annotated[int | None, typer.Option("--top-k", min=1,
                                                   help="k for --aggregate topk_mean (default 3)")] = None,
         workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 1,
+        threads: Annotated[int | None, typer.Option(
+            "--threads", min=1, help="Torch threads (default: every core; decode workers mostly wait).")] = None,
         device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: best)")] = None,
         precision: Annotated[str | None, typer.Option("--precision",
                                                       help="fp32 | bf16 (default: bf16 on CUDA)")] = None,
@@ -134,11 +136,11 @@ def register(app: typer.Typer) -> None:
         if missing:
             raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
         from wildtag.inference.predict import predict as run_predict
-        from wildtag.runtime import configure_threads
+        from wildtag.runtime import configure_scoring_threads
 
         options = {k: v for k, v in {"max_gap_s": max_gap_s, "min_duration_s": min_duration_s,
                                      "method": "nms" if nms else None, "nms_iou": nms_iou}.items() if v is not None}
-        configure_threads(workers)
+        configure_scoring_threads(threads)
         summary = run_predict(
             run, paths, out, hop_s=hop_s, batch_size=batch_size, aggregate=aggregate,
             top_k=3 if top_k is None else top_k, num_workers=workers, device=device, precision=precision,

@@ -65,6 +65,8 @@ def register(app: typer.Typer) -> None:
         set_: Annotated[list[str] | None, typer.Option(
             "--set", help="A model setting: --set batch_size=16", metavar="KEY=VALUE")] = None,
         workers: Annotated[int, typer.Option("--workers", min=0, help="Decoding processes.")] = 1,
+        threads: Annotated[int | None, typer.Option(
+            "--threads", min=1, help="Torch threads (default: every core; decode workers mostly wait).")] = None,
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="Forget what --out holds (another model or hop) and embed everything.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -85,9 +87,9 @@ def register(app: typer.Typer) -> None:
         spec = model_spec_from_argument(model, accept_license=accept_license, sample_rate=sample_rate,
                                         window_s=window_s, output_name=output_name, settings=set_ or [])
         from wildtag.embeddings.embed import embed_paths
-        from wildtag.runtime import configure_threads
+        from wildtag.runtime import configure_scoring_threads
 
-        configure_threads(workers)
+        configure_scoring_threads(threads)
         summary = embed_paths(spec, paths, out, hop_s=hop_s, num_workers=workers, show_progress=not quiet,
                               overwrite=overwrite)
         from wildtag.embeddings.store import EmbeddingStore

@@ -193,6 +193,8 @@ def register(app: typer.Typer) -> None:
         hop_s: float | None = typer.Option(None, "--hop-s", help="window hop; default from the model"),
         batch_size: int = typer.Option(64, "--batch-size", min=1, help="windows per model call"),
         workers: int = typer.Option(1, "--workers", min=0, help="decoding processes"),
+        threads: int | None = typer.Option(None, "--threads", min=1,
+                                           help="torch threads (default: every core)"),
         device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: best)"),
         precision: str | None = typer.Option(None, "--precision", help="fp32 | bf16 (default: bf16 on CUDA)"),
         detect: bool = typer.Option(False, "--detect", help="also write detections"),
@@ -210,13 +212,13 @@ def register(app: typer.Typer) -> None:
         from wildtag.cli_archive import _threshold
         from wildtag.errors import CommandLineError
         from wildtag.inference.oof import predict_oof
-        from wildtag.runtime import configure_threads
+        from wildtag.runtime import configure_scoring_threads
 
         if hop_s is not None and not hop_s > 0:
             raise CommandLineError(f"--hop-s must be a positive number of seconds, got {hop_s}")
         if not run.exists():
             raise FileNotFoundError(f"{run}: no such run directory")
-        configure_threads(workers)
+        configure_scoring_threads(threads)
         summary = predict_oof(run, out, audio_root_override=audio_root, precision=precision, device=device,
                               hop_s=hop_s, batch_size=batch_size, num_workers=workers,
                               detect=True if detect else None, threshold=_threshold(threshold),

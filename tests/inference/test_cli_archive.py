@@ -67,3 +67,25 @@ def test_contradicting_detection_options_are_refused(untrained_run, folder, monk
     code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder), "--format", "ravn",
                       "--out", str(folder.parent / "o"))
     assert code == 2 and "did you mean 'raven'" in err
+
+
+def test_predict_gives_torch_every_core_beside_the_decode_worker_unless_threads_is_given(untrained_run, folder,
+                                                                                          tmp_path, monkeypatch,
+                                                                                          capsys):
+    import os
+
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder / "a.wav"), "--out",
+                          str(tmp_path / "all"), "--workers", "1", "--quiet")
+        assert code == 0, err
+        assert torch.get_num_threads() == os.cpu_count()
+        code, err = _main(monkeypatch, capsys, "predict", str(untrained_run), str(folder / "a.wav"), "--out",
+                          str(tmp_path / "one"), "--workers", "0", "--threads", "1", "--quiet")
+        assert code == 0, err
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
