@@ -17,6 +17,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(autouse=True)
+def _leave_malloc_as_it_is(monkeypatch):
+    """CLI scoring tunes glibc's malloc for the whole process; the test process keeps its own settings.
+
+    ``tests/test_runtime.py`` checks the setting itself in a subprocess.
+    """
+    monkeypatch.setattr("wildtag.runtime.keep_freed_memory", lambda: False)
+
+
 TINY_RECIPE = {
     "name": "tiny",
     "seed": 0,

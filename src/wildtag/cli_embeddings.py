@@ -87,9 +87,9 @@ def register(app: typer.Typer) -> None:
         spec = model_spec_from_argument(model, accept_license=accept_license, sample_rate=sample_rate,
                                         window_s=window_s, output_name=output_name, settings=set_ or [])
         from wildtag.embeddings.embed import embed_paths
-        from wildtag.runtime import configure_scoring_threads
+        from wildtag.runtime import configure_scoring
 
-        configure_scoring_threads(threads)
+        configure_scoring(threads)
         summary = embed_paths(spec, paths, out, hop_s=hop_s, num_workers=workers, show_progress=not quiet,
                               overwrite=overwrite)
         from wildtag.embeddings.store import EmbeddingStore

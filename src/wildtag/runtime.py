@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import sys
 
 import torch
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
 
 
 def configure_threads(data_workers: int = 0, threads: int | None = None) -> int:
@@ -22,11 +28,33 @@ def configure_threads(data_workers: int = 0, threads: int | None = None) -> int:
     return threads
 
 
-def configure_scoring_threads(threads: int | None = None) -> int:
-    """Thread settings for scoring (predict, embed): torch gets every core unless ``threads`` is given.
+def keep_freed_memory() -> bool:
+    """Make glibc keep freed memory for reuse instead of handing it back to the kernel at every free.
+
+    A batch of 64 windows has activations of tens of MB each. glibc serves every block above 32 MB with
+    its own ``mmap`` and unmaps it on free, so each batch page-faults its activations in afresh: about
+    1.9 million faults and 5 s of kernel time per hour of audio, a third of the scoring time on 2 cores.
+    With mmap off and trimming only above 1 GB, the heap is reused: 1.4x faster end to end for
+    +50-150 MB peak memory (``benchmarks/inference/README.md``). Returns False where the C library is
+    not glibc (macOS, Windows, musl), which then keeps its own behaviour.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30)) and bool(mallopt(_M_MMAP_MAX, 0))
+
+
+def configure_scoring(threads: int | None = None) -> int:
+    """Process settings for scoring (predict, embed): every core for torch and freed memory kept.
 
     Unlike training, scoring does not subtract the decode workers: they decode and run the frontend far
     faster than the model scores, so they mostly wait, and on 2 cores torch with 2 threads beside one
-    worker scored 1.2-1.5x faster than with the 1 thread left over (``benchmarks/inference/README.md``).
+    worker scored 1.2-1.3x faster than with the 1 thread left over (``benchmarks/inference/README.md``).
+    ``threads`` sets torch's thread count instead. Returns the number of torch threads set.
     """
+    keep_freed_memory()
     return configure_threads(0, threads)
