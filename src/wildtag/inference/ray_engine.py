@@ -58,9 +58,9 @@ def chunk_tasks(tasks: Sequence[FileTask], n_chunks: int, max_files: int = 256) 
 
 def _score_chunk(work: ScoreFiles, tasks: list[FileTask]) -> list[FileResult]:
     """Runs in a Ray worker: one chunk's files through the same per-file work as the local engine."""
-    import torch
+    from wildtag.runtime import configure_scoring
 
-    torch.set_num_threads(max(1, int(_task_cpus())))
+    configure_scoring(max(1, int(_task_cpus())))
     return list(work(tasks))
 
 
