@@ -60,3 +60,14 @@ def test_kept_freed_memory_stops_each_batch_faulting_its_pages_in_afresh():
     applied, before, after = result.stdout.split()
     assert applied == "True"
     assert int(after) * 5 < int(before)
+
+
+def test_waiting_threads_are_let_sleep_only_before_torch_loads_and_unless_the_user_chose():
+    check = ("import os, sys; from wildtag.runtime import let_waiting_threads_sleep as f; "
+             "a = f(); import torch; print(a, os.environ.get('OMP_WAIT_POLICY'), f())")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, env=env)
+    assert run.stdout.split() == ["True", "PASSIVE", "False"]
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                         env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
+    assert run.stdout.split() == ["False", "ACTIVE", "False"]

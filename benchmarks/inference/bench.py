@@ -124,6 +124,11 @@ def main() -> None:
     parser.add_argument("--settings", nargs="*", default=["w1t1", "w1t2", "w0t2"],
                         help="predict settings: wNtM = N decode workers, M torch threads")
     args = parser.parse_args()
+    from wildtag.runtime import keep_freed_memory, let_waiting_threads_sleep
+
+    # The process settings `wildtag predict` makes (benchmarks/inference/process_settings.py measures them).
+    assert let_waiting_threads_sleep() or os.environ.get("OMP_WAIT_POLICY"), "torch was imported too early"
+    keep_freed_memory()
     import torch
 
     from wildtag.inference.backends import cpu_has_bf16, create_scorer

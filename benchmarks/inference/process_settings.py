@@ -2,24 +2,33 @@
 
     OMP_NUM_THREADS=2 python benchmarks/inference/process_settings.py --work /tmp/wildtag-bench --rounds 3
 
-Uses the runs and the long recording that ``bench.py`` left in ``--work``. Per round and model, in turn:
-``one-thread`` (torch 1 thread, malloc as glibc ships it: what the CLI did before 7d05a53), ``all-cores``
-(torch every core) and ``all-cores+kept-memory`` (also ``keep_freed_memory``: what ``wildtag predict`` does
-now). Each runs ``predict`` with one decode worker in its own interpreter and reports x real time, minor page
-faults, kernel (sys) seconds and peak RSS of the main process.
+Uses the runs and the long recording that ``bench.py`` left in ``--work``. A setting is
+``w<decode workers>t<torch threads>`` plus ``+kept`` (``keep_freed_memory``) and ``+passive``
+(``OMP_WAIT_POLICY=PASSIVE``: OpenMP threads sleep at once instead of spinning when they wait). The defaults:
+``w1t1`` (what the CLI did before 7d05a53), ``w1t2`` (torch every core) and ``w1t2+kept`` (what
+``wildtag predict`` does now). Per round and model each setting runs ``predict`` in its own interpreter, in
+turn, and reports x real time, minor page faults, kernel (sys) seconds and peak RSS of the main process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-SETTINGS = ("one-thread", "all-cores", "all-cores+kept-memory")
+SETTINGS = ("w1t1", "w1t2", "w1t2+kept")
+
+
+def parse(setting: str) -> tuple[int, int, set[str]]:
+    """``"w1t2+kept"`` -> (1 worker, 2 threads, {"kept"})."""
+    head, *flags = setting.split("+")
+    workers, threads = (int(x) for x in head[1:].split("t"))
+    return workers, threads, set(flags)
 
 
 def child(setting: str, run: Path, recording: Path, out: Path, batch_size: int) -> dict:
@@ -27,12 +36,14 @@ def child(setting: str, run: Path, recording: Path, out: Path, batch_size: int) 
     from wildtag.inference.predict import predict
     from wildtag.runtime import configure_threads, keep_freed_memory
 
-    if setting.endswith("+kept-memory"):
+    workers, threads, flags = parse(setting)
+    if "kept" in flags:
         assert keep_freed_memory()
-    configure_threads(0, 1 if setting == "one-thread" else None)
+    configure_threads(0, threads)
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    predict(run, [recording], out, num_workers=1, overwrite=True, show_progress=False, batch_size=batch_size)
+    predict(run, [recording], out, num_workers=workers, overwrite=True, show_progress=False,
+            batch_size=batch_size)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     return {
@@ -48,6 +59,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/wildtag-bench"))
     parser.add_argument("--models", nargs="*", default=["demo", "insectset32"])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--settings", nargs="*", default=list(SETTINGS))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--child", nargs=2, metavar=("SETTING", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -61,10 +73,12 @@ def main() -> None:
     results: dict[str, dict[str, list[dict]]] = {}
     for round_ in range(args.rounds):
         for model in args.models:
-            for setting in SETTINGS:
+            for setting in args.settings:
                 command = [sys.executable, __file__, "--work", str(args.work), "--batch-size",
                            str(args.batch_size), "--child", setting, model]
-                line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1]
+                env = {**os.environ, **({"OMP_WAIT_POLICY": "PASSIVE"} if "passive" in parse(setting)[2] else {})}
+                done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+                line = done.stdout.splitlines()[-1]
                 result = json.loads(line)
                 results.setdefault(model, {}).setdefault(setting, []).append(result)
                 print(f"round {round_ + 1} {model:12s} {setting:22s} {result['x_real_time']:6.0f}x  "

@@ -135,12 +135,13 @@ def register(app: typer.Typer) -> None:
         missing = [str(p) for p in [run, *paths] if not p.exists()]
         if missing:
             raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-        from wildtag.inference.predict import predict as run_predict
         from wildtag.runtime import configure_scoring
+
+        configure_scoring(threads)  # before torch loads
+        from wildtag.inference.predict import predict as run_predict
 
         options = {k: v for k, v in {"max_gap_s": max_gap_s, "min_duration_s": min_duration_s,
                                      "method": "nms" if nms else None, "nms_iou": nms_iou}.items() if v is not None}
-        configure_scoring(threads)
         summary = run_predict(
             run, paths, out, hop_s=hop_s, batch_size=batch_size, aggregate=aggregate,
             top_k=3 if top_k is None else top_k, num_workers=workers, device=device, precision=precision,

@@ -81,15 +81,15 @@ def register(app: typer.Typer) -> None:
         """
         from wildtag.cli import _fail, console
         from wildtag.errors import CommandLineError
+        from wildtag.runtime import configure_scoring
 
         if hop_s is not None and not hop_s > 0:
             raise CommandLineError(f"--hop-s must be a positive number of seconds, got {hop_s}")
         spec = model_spec_from_argument(model, accept_license=accept_license, sample_rate=sample_rate,
                                         window_s=window_s, output_name=output_name, settings=set_ or [])
+        configure_scoring(threads)  # before torch loads
         from wildtag.embeddings.embed import embed_paths
-        from wildtag.runtime import configure_scoring
 
-        configure_scoring(threads)
         summary = embed_paths(spec, paths, out, hop_s=hop_s, num_workers=workers, show_progress=not quiet,
                               overwrite=overwrite)
         from wildtag.embeddings.store import EmbeddingStore

@@ -211,14 +211,15 @@ def register(app: typer.Typer) -> None:
 
         from wildtag.cli_archive import _threshold
         from wildtag.errors import CommandLineError
-        from wildtag.inference.oof import predict_oof
         from wildtag.runtime import configure_scoring
 
         if hop_s is not None and not hop_s > 0:
             raise CommandLineError(f"--hop-s must be a positive number of seconds, got {hop_s}")
         if not run.exists():
             raise FileNotFoundError(f"{run}: no such run directory")
-        configure_scoring(threads)
+        configure_scoring(threads)  # before torch loads
+        from wildtag.inference.oof import predict_oof
+
         summary = predict_oof(run, out, audio_root_override=audio_root, precision=precision, device=device,
                               hop_s=hop_s, batch_size=batch_size, num_workers=workers,
                               detect=True if detect else None, threshold=_threshold(threshold),

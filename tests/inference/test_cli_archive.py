@@ -69,6 +69,33 @@ def test_contradicting_detection_options_are_refused(untrained_run, folder, monk
     assert code == 2 and "did you mean 'raven'" in err
 
 
+_PREDICT_THEN_SHOW_OMP_POLICY = """
+import os, sys
+from wildtag.cli import main
+sys.argv = ["wildtag", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY"))
+"""
+
+
+def test_predict_lets_openmp_threads_sleep_when_torch_has_not_loaded_yet(untrained_run, folder, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    args = [sys.executable, "-c", _PREDICT_THEN_SHOW_OMP_POLICY, "predict", str(untrained_run),
+            str(folder / "a.wav"), "--out", str(tmp_path / "out"), "--workers", "0", "--quiet"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "OMP_WAIT_POLICY PASSIVE"
+    done = subprocess.run([*args, "--overwrite"], capture_output=True, text=True,
+                          env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
+    assert done.stdout.splitlines()[-1] == "OMP_WAIT_POLICY ACTIVE"  # the user's choice stands
+
+
 def test_predict_gives_torch_every_core_beside_the_decode_worker_unless_threads_is_given(untrained_run, folder,
                                                                                           tmp_path, monkeypatch,
                                                                                           capsys):
