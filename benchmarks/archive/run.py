@@ -194,6 +194,9 @@ def main() -> None:
     parser.add_argument("--long-repeats", type=int, default=2, help="journal on/off pairs on the long file")
     parser.add_argument("--short-only", action="store_true", help="only the in-process runs on the short files")
     args = parser.parse_args()
+    from wildtag.runtime import configure_scoring
+
+    configure_scoring()  # in-process runs get the process settings `wildtag predict` makes
     work = args.work
     clips = source_clips()
     short, long = work / "short", work / "long" / "survey_3h.wav"
