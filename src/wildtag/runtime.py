@@ -36,8 +36,8 @@ def keep_freed_memory() -> bool:
     A batch of 64 windows has activations of tens of MB each. glibc serves every block above 32 MB with
     its own ``mmap`` and unmaps it on free, so each batch page-faults its activations in afresh: about
     1.9 million faults and 5 s of kernel time per hour of audio, a third of the scoring time on 2 cores.
-    With mmap off and trimming only above 1 GB, the heap is reused: 1.4x faster end to end for
-    +50-150 MB peak memory (``benchmarks/inference/README.md``). Returns False where the C library is
+    With mmap off and trimming only above 1 GB, the heap is reused: 1.2-1.3x faster end to end for
+    +30-80 MB peak memory (``benchmarks/inference/README.md``). Returns False where the C library is
     not glibc (macOS, Windows, musl), which then keeps its own behaviour.
     """
     if not sys.platform.startswith("linux"):
