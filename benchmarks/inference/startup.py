@@ -7,7 +7,8 @@ FILE --out OUT --workers 0`` on one 10-s clip (the demo recipe's architecture, u
 depend on the weights). Each child writes the wall-clock time of its event: after ``import torch``, and when
 the first batch of windows reaches the model. Both are counted from just before the parent starts the child,
 so interpreter start-up is in both. Then, once: which of the heavy modules (timm, torchvision, lightning,
-scipy.signal, librosa, sklearn, matplotlib) ``predict`` imported, and ``python -X importtime``'s largest
+scipy.signal, librosa, sklearn, matplotlib, pandas, pyarrow) ``predict`` had imported at its first window
+and by its end, and ``python -X importtime``'s largest
 cumulative imports of the predict child. Results go to ``WORK/startup.json`` and are printed.
 """
 
@@ -34,6 +35,7 @@ def first(self, wave):
     if not getattr(first, "seen", False):
         first.seen = True
         print("FIRST", time.time(), flush=True)
+        print("AT_FIRST", " ".join(m for m in HEAVY if m in sys.modules), flush=True)
     return real(self, wave)
 scoring.ScoreFiles._scores = first
 from wildtag.cli import main
@@ -81,6 +83,7 @@ def main() -> None:
         rows.append({"import_torch_s": torch_s, "first_window_s": first_s, "extra_s": first_s - torch_s})
         print(json.dumps(rows[-1]), flush=True)
     modules = next(line.split()[1:] for line in text.splitlines() if line.startswith("MODULES"))
+    at_first = next(line.split()[1:] for line in text.splitlines() if line.startswith("AT_FIRST"))
     _, trace = _event(PREDICT, [str(run), str(clip), "--out", str(args.work / "trace"), "--workers", "0",
                                 "--quiet", "--overwrite"], extra=["-X", "importtime"])
     imports = []  # (cumulative s, nesting level, module) of every import the predict child made
@@ -94,7 +97,8 @@ def main() -> None:
               "median_import_torch_s": float(np.median([r["import_torch_s"] for r in rows])),
               "median_first_window_s": float(np.median([r["first_window_s"] for r in rows])),
               "median_extra_s": float(np.median([r["extra_s"] for r in rows])),
-              "heavy_modules_imported": modules, "top_level_imports_s": top,
+              "heavy_modules_imported": modules, "heavy_modules_at_first_window": at_first,
+              "top_level_imports_s": top,
               "uptime_after": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
     (args.work / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))

@@ -15,8 +15,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # only in annotations
+    import pandas as pd
 
 
 @contextlib.contextmanager

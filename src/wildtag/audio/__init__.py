@@ -13,17 +13,15 @@ from wildtag.audio.cache import DecodeCache
 from wildtag.audio.errors import AudioError
 from wildtag.audio.info import AudioInfo, probe
 from wildtag.audio.io import load
-from wildtag.audio.recording import (
-    Recording,
-    RecordingSet,
-    read_recordings,
-    recordings_from_frame,
-    recordings_to_frame,
-    write_recordings,
-)
 from wildtag.audio.resample import resample
 from wildtag.audio.scan import AUDIO_EXTENSIONS, ScanProblem, ScanResult, is_audio_file, scan_audio
 from wildtag.audio.stream import stream_blocks
+from wildtag.lazy import lazy_exports
+
+# The recording manifest reads and writes tables: pandas loads when it is first used, not with every decode.
+_RECORDING_NAMES = ("Recording", "RecordingSet", "read_recordings", "recordings_from_frame",
+                    "recordings_to_frame", "write_recordings")
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_RECORDING_NAMES, "recording"))
 
 __all__ = [
     "AUDIO_EXTENSIONS",

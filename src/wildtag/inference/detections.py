@@ -37,10 +37,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # annotations only: pandas loads with the first table, not at start-up
+    import pandas as pd
 
 from wildtag.config import ConfigError
 from wildtag.suggest import did_you_mean
@@ -118,6 +120,8 @@ def read_thresholds(path: str | Path, class_names: Sequence[str]) -> np.ndarray:
             raise ConfigError(f"{path}: expected an object {{class: threshold}}, got {type(table).__name__}")
         rows = [(str(k), v, f"{path}: class {k!r}") for k, v in table.items()]
     else:
+        import pandas as pd
+
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         frame.columns = [c.strip() for c in frame.columns]
         if not {"class", "threshold"} <= set(frame.columns):
@@ -156,6 +160,8 @@ def detect(
 
     Columns :data:`DETECTION_COLUMNS`, sorted by start, then class order.
     """
+    import pandas as pd
+
     return pd.DataFrame(detect_arrays(t0_s, t1_s, scores, class_names, thresholds, settings, class_boxes))
 
 

@@ -25,12 +25,14 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # annotations only: pandas loads with the first table, not at start-up
+    import pandas as pd
 
 from wildtag.config import ConfigError
 from wildtag.fileio import atomic_path

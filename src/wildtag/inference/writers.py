@@ -26,9 +26,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # annotations only: pandas loads with the first table, not at start-up
+    import pandas as pd
 
 from wildtag.config import ConfigError
 from wildtag.fileio import write_csv_atomic, write_parquet_atomic, write_text_atomic
@@ -85,6 +88,8 @@ def table_names(recording_ids: Iterable[str], suffix: str) -> dict[str, str]:
 
 def raven_events(detections: pd.DataFrame, nyquist_hz: float) -> pd.DataFrame:
     """Detections as an Event table for :func:`wildtag.labels.write_raven`: scores as extra columns."""
+    import pandas as pd
+
     events = pd.DataFrame({
         "recording_id": detections["recording"].astype(str),
         "t0_s": detections["t0_s"].astype(float),
@@ -143,6 +148,8 @@ def write_raven_tables(detections: pd.DataFrame, folder: Path, recordings: Mappi
 def write_audacity_tracks(detections: pd.DataFrame, folder: Path,
                           recordings: Mapping[str, RecordingInfo]) -> list[Path]:
     """An Audacity label track per recording: ``t0 t1 class score`` (and the band when there is one)."""
+    import pandas as pd
+
     from wildtag.labels import write_audacity
 
     events = pd.DataFrame({
@@ -163,6 +170,8 @@ def kaleidoscope_table(detections: pd.DataFrame, recordings: Mapping[str, Record
     info = [recordings[r] for r in detections["recording"]]
     starts = detections["datetime"] if "datetime" in detections.columns else [None] * len(detections)
     moments = [datetime.fromisoformat(s) if isinstance(s, str) and s else None for s in starts]
+    import pandas as pd
+
     return pd.DataFrame({
         "INDIR": [str(i.root) for i in info],
         "FOLDER": [_folder(i) for i in info],

@@ -9,19 +9,39 @@ names the file and line of each row, and raises :class:`LabelError` (``path:line
     >>> classes = ClassMap.from_labels(events["label"])          # doctest: +SKIP
 """
 
-from wildtag.labels.audacity import write_audacity
-from wildtag.labels.classmap import ClassMap
-from wildtag.labels.clip_csv import read_clip_labels
-from wildtag.labels.clips import CLIP_COLUMNS, make_clip_labels, validate_clip_labels
-from wildtag.labels.errors import LabelError, UnknownLabelError
-from wildtag.labels.events import EVENT_COLUMNS, EVENT_DTYPES, make_events, validate_events
-from wildtag.labels.folders import read_class_folders
-from wildtag.labels.ids import AmbiguousRecordingError, RecordingIds
-from wildtag.labels.names import label_list
-from wildtag.labels.raven import raven_recording_id, read_raven, write_raven
-from wildtag.labels.read import LABEL_FORMATS, LabelTable, detect_format, read_labels
-from wildtag.labels.rfcx import read_rfcx
-from wildtag.labels.tables import read_clip_labels_table, read_events, write_table
+from wildtag.lazy import lazy_exports
+
+# Each reader loads (with pandas) when first asked for: importing one submodule, e.g. ids, stays cheap.
+_EXPORTS = {
+    "write_audacity": "audacity",
+    "ClassMap": "classmap",
+    "read_clip_labels": "clip_csv",
+    "CLIP_COLUMNS": "clips",
+    "make_clip_labels": "clips",
+    "validate_clip_labels": "clips",
+    "LabelError": "errors",
+    "UnknownLabelError": "errors",
+    "EVENT_COLUMNS": "events",
+    "EVENT_DTYPES": "events",
+    "make_events": "events",
+    "validate_events": "events",
+    "read_class_folders": "folders",
+    "AmbiguousRecordingError": "ids",
+    "RecordingIds": "ids",
+    "label_list": "names",
+    "raven_recording_id": "raven",
+    "read_raven": "raven",
+    "write_raven": "raven",
+    "LABEL_FORMATS": "read",
+    "LabelTable": "read",
+    "detect_format": "read",
+    "read_labels": "read",
+    "read_rfcx": "rfcx",
+    "read_clip_labels_table": "tables",
+    "read_events": "tables",
+    "write_table": "tables",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "CLIP_COLUMNS",
