@@ -1,4 +1,5 @@
-"""Thread settings: torch gets the cores asked for, BLAS pools one thread each."""
+"""Process settings: torch gets the cores asked for, BLAS pools one thread each; glibc keeps freed memory;
+OpenMP threads sleep when they wait, set only before torch loads."""
 
 import os
 import subprocess

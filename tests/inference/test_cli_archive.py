@@ -93,6 +93,7 @@ def test_predict_lets_openmp_threads_sleep_when_torch_has_not_loaded_yet(untrain
     assert done.stdout.splitlines()[-1] == "OMP_WAIT_POLICY PASSIVE"
     done = subprocess.run([*args, "--overwrite"], capture_output=True, text=True,
                           env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
+    assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "OMP_WAIT_POLICY ACTIVE"  # the user's choice stands
 
 

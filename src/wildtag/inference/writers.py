@@ -167,11 +167,11 @@ def write_audacity_tracks(detections: pd.DataFrame, folder: Path,
 
 def kaleidoscope_table(detections: pd.DataFrame, recordings: Mapping[str, RecordingInfo]) -> pd.DataFrame:
     """Detections in the column layout of Kaleidoscope's ``id.csv`` (the columns it shares with it)."""
+    import pandas as pd
+
     info = [recordings[r] for r in detections["recording"]]
     starts = detections["datetime"] if "datetime" in detections.columns else [None] * len(detections)
     moments = [datetime.fromisoformat(s) if isinstance(s, str) and s else None for s in starts]
-    import pandas as pd
-
     return pd.DataFrame({
         "INDIR": [str(i.root) for i in info],
         "FOLDER": [_folder(i) for i in info],
