@@ -86,6 +86,22 @@ def test_birdnet_is_a_frozen_1024_d_frontend_with_its_licence():
     np.testing.assert_allclose(out[2, :, 0, 0].numpy(), frontend.embed(wave[2:3])[0], rtol=1e-4, atol=1e-5)
 
 
+def test_batches_split_over_interpreters_give_the_same_vectors():
+    import pickle
+
+    wave = np.random.default_rng(3).standard_normal((7, 144000)).astype(np.float32) * 0.05
+    one = BirdNetEmbedding(accept_license=ACCEPT, num_threads=1, interpreters=1, batch_size=7).embed(wave)
+    split = BirdNetEmbedding(accept_license=ACCEPT, num_threads=2, interpreters=2, batch_size=5)
+    # 7 windows: a batch of 5 split 3 + 2 over two interpreters, then a batch of 2 split 1 + 1
+    np.testing.assert_array_equal(split.embed(wave), one)
+    assert len(split._runners) == 2 and split._pool is not None
+    again = pickle.loads(pickle.dumps(split))  # interpreters are not pickled: made again on first use
+    assert again._runners is None
+    np.testing.assert_array_equal(again.embed(wave[:3]), one[:3])
+    with pytest.raises(ConfigError, match="interpreters must be >= 1"):
+        BirdNetEmbedding(accept_license=ACCEPT, interpreters=0)
+
+
 def test_time_expansion_shows_bat_rates_to_birdnet():
     frontend = BirdNetEmbedding(sample_rate=480000, accept_license=ACCEPT, time_expansion=10)
     assert frontend.window_s == pytest.approx(0.3) and frontend.window_samples == 144000

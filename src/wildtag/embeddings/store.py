@@ -32,7 +32,7 @@ from wildtag.features.base import FRONTENDS
 MANIFEST = "embeddings.json"
 FORMAT = "wildtag-embeddings/2"  # /1 kept its own shards/ folder; /2 writes through the archive journal
 TABLE = "embeddings"  # the journal table holding the vectors
-RUNTIME_SETTINGS = ("batch_size", "num_threads")  # model settings that do not change the vectors
+RUNTIME_SETTINGS = ("batch_size", "num_threads", "interpreters")  # model settings that do not change the vectors
 
 
 def spec_fingerprint(spec: dict[str, Any]) -> str:
