@@ -102,6 +102,26 @@ def test_batches_split_over_interpreters_give_the_same_vectors():
         BirdNetEmbedding(accept_license=ACCEPT, interpreters=0)
 
 
+def test_a_forked_child_makes_its_own_interpreters():
+    """After fork the pool's threads are gone: the child must not wait on them."""
+    import multiprocessing
+
+    wave = np.random.default_rng(4).standard_normal((4, 144000)).astype(np.float32) * 0.05
+    frontend = BirdNetEmbedding(accept_license=ACCEPT, num_threads=2, interpreters=2, batch_size=4)
+    expected = frontend.embed(wave)  # the parent's pool now exists
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=lambda: queue.put(frontend.embed(wave)))
+    child.start()
+    try:
+        got = queue.get(timeout=120)
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_time_expansion_shows_bat_rates_to_birdnet():
     frontend = BirdNetEmbedding(sample_rate=480000, accept_license=ACCEPT, time_expansion=10)
     assert frontend.window_s == pytest.approx(0.3) and frontend.window_samples == 144000

@@ -22,6 +22,7 @@ usual way to show ultrasonic bat calls to a model made for birds: each window is
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -102,20 +103,21 @@ class BirdNetEmbedding(EmbeddingFrontend):
         self.num_threads, self.interpreters = num_threads, interpreters
         self._runners: list[_Interpreter] | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._pid = os.getpid()
         self._lock = threading.Lock()
 
     def _start(self) -> list[_Interpreter]:
         """The interpreters (made on first use): ``interpreters`` of them sharing ``num_threads`` threads."""
         with self._lock:
-            if self._runners is None:
+            if self._runners is None or self._pid != os.getpid():  # a forked child has none of the pool's threads
                 import torch
 
                 threads = int(self.num_threads or torch.get_num_threads())
                 count = int(self.interpreters or max(1, min(threads, MAX_INTERPRETERS)))
                 content = with_embedding_output(self.model_path.read_bytes())
                 self._runners = [_Interpreter(content, max(1, threads // count)) for _ in range(count)]
-                if count > 1:
-                    self._pool = ThreadPoolExecutor(count, thread_name_prefix="birdnet")
+                self._pool = ThreadPoolExecutor(count, thread_name_prefix="birdnet") if count > 1 else None
+                self._pid = os.getpid()
             return self._runners
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
