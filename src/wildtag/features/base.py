@@ -43,6 +43,12 @@ def shares_frames(frontend: object) -> bool:
     return isinstance(frontend, Frontend) and type(frontend).forward is Frontend.forward
 
 
+def slices(signal: Tensor, starts: Tensor, length: int) -> Tensor:
+    """``signal[s : s + length]`` for each ``s`` in ``starts``, stacked ``(n, length)``: contiguous copies, which
+    is ~15x faster on the CPU than gathering by an index tensor."""
+    return torch.stack([signal[s : s + length] for s in starts.tolist()])
+
+
 def list_frontends(pattern: str = "*") -> list[str]:
     """Names of the registered frontends matching a shell-style ``pattern``."""
     return FRONTENDS.list(pattern)
@@ -141,12 +147,13 @@ class Frontend(nn.Module):
             t_lo = -(-half // hop)  # first frame whose support starts inside the window
             t_hi = (window_n - self.n_fft + half) // hop  # last frame whose support ends inside it
             aligned = (starts - starts[0]) % hop == 0
-            if t_hi < t_lo or self._tail_from(window_n, t_hi) < t_lo * hop:
-                aligned[:] = False  # windows too short for interior frames: nothing to share
+            if t_hi < t_lo or self._tail_from(window_n, t_hi) < t_lo * hop or int(aligned.sum()) < 2:
+                # windows too short for interior frames, or one window on the frame grid: nothing to share
+                aligned[:] = False
             out = None
             if not bool(aligned.all()):
                 rest = starts[~aligned]
-                waves = signal[rest[:, None] + torch.arange(window_n, device=signal.device)]
+                waves = slices(signal, rest, window_n)
                 per_window = self.project(self._stft_power(self._check_wave(waves)))
                 out = per_window.new_empty(len(starts), *per_window.shape[1:])
                 out[~aligned] = per_window
@@ -175,16 +182,15 @@ class Frontend(nn.Module):
         index = ((starts - first) // hop)[:, None] + torch.arange(t_hi - t_lo + 1, device=signal.device)
         interior = block[:, index].permute(1, 0, 2)  # (n, F, t_hi - t_lo + 1)
         # Edge frames, with the per-window STFT's reflection at each window's ends.
-        span = torch.arange(window_n, device=signal.device)
         # reflect padding needs more than `half` samples; samples beyond a needed frame's support change nothing
         head_n = min(window_n, max((t_lo - 1) * hop - half + n_fft, half + 1))
         tail_from = self._tail_from(window_n, t_hi)
         parts = []
         if t_lo > 0:
-            heads = signal[starts[:, None] + span[:head_n]]
+            heads = slices(signal, starts, head_n)
             parts.append(self.project(self._stft_power(heads))[..., :t_lo])
         parts.append(interior)
-        tails = signal[starts[:, None] + span[tail_from:]]
+        tails = slices(signal, starts + tail_from, window_n - tail_from)
         parts.append(self.project(self._stft_power(tails))[..., t_hi + 1 - tail_from // hop :])
         return torch.cat(parts, dim=-1)
 
@@ -220,8 +226,9 @@ class Frontend(nn.Module):
             pad_mode="reflect",
             return_complex=True,
         )
-        if self.power == 2.0:
-            return stft.real.square() + stft.imag.square()
+        if self.power == 2.0:  # re * re + im * im in two passes over the frames, not three
+            parts = torch.view_as_real(stft)
+            return torch.addcmul(parts[..., 0] * parts[..., 0], parts[..., 1], parts[..., 1])
         magnitude = stft.abs()
         return magnitude if self.power == 1.0 else magnitude.pow(self.power)
 

@@ -96,7 +96,7 @@ class WindowStream(IterableDataset):
         if self.frontend is not None:
             with torch.no_grad():
                 return self.frontend.scaled_windows(torch.from_numpy(signal), torch.from_numpy(starts), self.window_n)
-        rows = signal[starts[:, None] + np.arange(self.window_n)]
+        rows = np.stack([signal[s : s + self.window_n] for s in starts.tolist()])  # faster than fancy indexing
         return np.pad(rows, ((0, 0), (0, self.model_n - self.window_n))) if self.model_n > self.window_n else rows
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
