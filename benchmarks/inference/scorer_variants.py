@@ -4,7 +4,8 @@
         --recording /tmp/wildtag-bench/long_60min_48k.wav
 
 Variants on 12 batches of 64 windows (first fold): ``scorer`` (what ``wildtag predict`` runs: BatchNorm folded,
-ReLUs in place, channels_last), ``relu-copies`` (the same with the ReLUs out of place), ``jit``
+ReLUs in place, each conv + ReLU one oneDNN call on packed weights, channels_last), ``unpacked`` (the same
+without the packed calls), ``relu-copies`` (no packed calls, the ReLUs out of place), ``jit``
 (``torch.jit.optimize_for_inference`` on the folded backbone) and ``onnxruntime`` (finish + backbone + head
 exported to ONNX, needs ``wildtag[onnx]``). Prints x real time per round and each variant's max abs difference.
 """
@@ -31,7 +32,7 @@ def main() -> None:
     import torch
     from torch import nn
 
-    from wildtag.inference.backends import create_scorer, fold_batchnorm
+    from wildtag.inference.backends import create_scorer, fold_batchnorm, relu_in_place
     from wildtag.inference.loading import load_ensemble
     from wildtag.inference.stream import file_windows
 
@@ -54,21 +55,24 @@ def main() -> None:
 
     unfolded = load_ensemble(args.run).models[0].backbone.eval()
     folded = fold_batchnorm(unfolded).to(memory_format=torch.channels_last)  # ReLUs out of place
+    unpacked = relu_in_place(fold_batchnorm(load_ensemble(args.run).models[0].backbone.eval()))
+    unpacked.to(memory_format=torch.channels_last)
     with torch.no_grad():
         example = model.frontend.finish(images[0]).contiguous(memory_format=torch.channels_last)
         traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(folded, example)))
-    variants = {"scorer": on_images(model.backbone), "relu-copies": on_images(folded), "jit": on_images(traced)}
+    variants = {"scorer": on_images(model.backbone), "unpacked": on_images(unpacked), "relu-copies": on_images(folded),
+                "jit": on_images(traced)}
     try:
         import onnxruntime as ort
 
         class Graph(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.model = model
+                self.model, self.backbone = model, folded  # no packed calls: ONNX has no oneDNN ops
 
             def forward(self, x):
                 m = self.model
-                return m.forward_head(m.backbone(m.frontend.finish(x)))["logits"]
+                return m.forward_head(self.backbone(m.frontend.finish(x)))["logits"]
 
         buffer = io.BytesIO()
         with torch.no_grad():

@@ -7,7 +7,8 @@
 Every scorer has ``.preprocessing`` (the model's stored settings: sample rate, window, classes, tiles,
 class boxes) and ``.scores``. The torch scorer runs under ``torch.inference_mode`` with the backbone's
 input in channels_last memory order and each BatchNorm folded into the convolution before it (both
-measured faster for conv backbones on CPU, see ``benchmarks/inference/README.md``) and bf16 autocast on CUDA by default, on CPU only when asked:
+measured faster for conv backbones on CPU, see ``benchmarks/inference/README.md``), in fp32 on the CPU each
+convolution + ReLU one oneDNN call on pre-packed weights (:mod:`wildtag.inference.packed_conv`) and bf16 autocast on CUDA by default, on CPU only when asked:
 CPUs without AVX512-BF16 or AMX emulate bf16 and run slower than fp32.
 """
 
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 
 from wildtag.errors import ConfigError, ModelLoadError
 from wildtag.inference.loading import Ensemble, load_ensemble
+from wildtag.inference.packed_conv import pack_conv_relu
 from wildtag.registry import Registry
 
 BACKENDS = Registry("backend")
@@ -105,11 +107,14 @@ class TorchScorer:
     """The fold models of a run on one torch device."""
 
     def __init__(self, ensemble: Ensemble, *, precision: str = "fp32", device: str | torch.device = "cpu",
-                 channels_last: bool = True, fold_bn: bool = True):
+                 channels_last: bool = True, fold_bn: bool = True, pack_convs: bool = True):
         self.ensemble = ensemble.to(device)
         if fold_bn:
+            pack = pack_convs and torch.device(device).type == "cpu" and precision == "fp32"
             for model in ensemble.models:
                 model.backbone = relu_in_place(fold_batchnorm(model.backbone))
+                if pack:
+                    model.backbone = pack_conv_relu(model.backbone)
         self.preprocessing = ensemble.card.to_dict()
         self.device = torch.device(device)
         self.precision = precision
