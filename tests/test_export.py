@@ -39,6 +39,28 @@ def test_export_round_trip_equals_torch(tiny_run, tmp_path):
         export_onnx(tiny_run, out)
 
 
+def test_the_images_graph_scores_the_stream_frontends_images_as_torch_does(tiny_run, tmp_path):
+    out = export_onnx(tiny_run, tmp_path / "export")
+    assert (out / "model_images.onnx").stat().st_size > 1000
+    onnx_scorer = create_scorer(out, backend="onnx")
+    torch_scorer = create_scorer(tiny_run, device="cpu")
+    frontend = onnx_scorer.stream_frontend()
+    assert frontend is not None and type(frontend) is type(torch_scorer.stream_frontend())
+    signal = 0.1 * torch.randn(3 * 16000)
+    starts = torch.tensor([0, 8000, 16000, 32000])
+    with torch.no_grad():
+        images = frontend.scaled_windows(signal, starts, 16000)
+        torch.testing.assert_close(images, torch_scorer.stream_frontend().scaled_windows(signal, starts, 16000))
+    got, expected = onnx_scorer.scores(images), torch_scorer.scores(images)
+    assert got.shape == (4, 2) and (got - expected).abs().max() < 1e-4
+    # without the images graph (an export from before it existed) the scorer takes waveforms only
+    (out / "model_images.onnx").unlink()
+    old = create_scorer(out, backend="onnx")
+    assert old.stream_frontend() is None
+    with pytest.raises(ValueError, match="no images graph"):
+        old.scores(images)
+
+
 def test_export_command_writes_the_graph_and_refuses_unknown_formats(tiny_run, tmp_path):
     from typer.testing import CliRunner
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from wildtag.errors import ConfigError, ModelLoadError
 from wildtag.features.base import Frontend
 from wildtag.fileio import atomic_path, write_text_atomic
-from wildtag.inference.backends import ONNX_MODEL, ONNX_PREPROCESSING
+from wildtag.inference.backends import ONNX_IMAGES_MODEL, ONNX_MODEL, ONNX_PREPROCESSING
 from wildtag.inference.loading import Ensemble, load_ensemble
 
 OPSET = 17
@@ -78,9 +78,24 @@ class EnsembleGraph(nn.Module):
         return self.ensemble.scores(wave)
 
 
+class ImagesGraph(nn.Module):
+    """``images (B, 1, F, T) -> probabilities (B, K)``: the folds on their shared frontend's scaled images
+    (:meth:`~wildtag.inference.loading.Ensemble.stream_frontend`), as the torch scorer scores them."""
+
+    def __init__(self, ensemble: Ensemble):
+        super().__init__()
+        self.models = nn.ModuleList(ensemble.models)
+        self.ensemble = ensemble
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.ensemble.scores(images)
+
+
 def export_onnx(run: str | Path, out_dir: str | Path, *, folds: list[int] | None = None,
                 overwrite: bool = False) -> Path:
-    """Write ``model.onnx`` (all folds averaged), ``preprocessing.json`` and the run's ``model.json``."""
+    """Write ``model.onnx`` (all folds averaged), ``preprocessing.json`` and the run's ``model.json``; and
+    ``model_images.onnx`` where the folds share a spectrogram frontend (``predict --backend onnx`` then
+    computes the images in its decode workers, one STFT per block, as the torch backend does)."""
     try:
         import onnx  # noqa: F401  (the exporter needs it)
     except ImportError:
@@ -102,6 +117,19 @@ def export_onnx(run: str | Path, out_dir: str | Path, *, folds: list[int] | None
         except Exception as error:  # the exporter raises many types for an operator it cannot express
             raise ModelLoadError(f"{run}: this model does not export to ONNX ({type(error).__name__}: {error})") from None
     preprocessing = {**ensemble.card.to_dict(), "onnx_input_samples": samples}
+    frontend = ensemble.stream_frontend()
+    (out_dir / ONNX_IMAGES_MODEL).unlink(missing_ok=True)
+    if frontend is not None:
+        with torch.no_grad():
+            images = frontend.scaled(example)
+        try:
+            with atomic_path(out_dir / ONNX_IMAGES_MODEL) as partial, torch.no_grad():
+                torch.onnx.export(ImagesGraph(ensemble).eval(), (images,), str(partial), input_names=["images"],
+                                  output_names=["probs"], dynamic_axes={"images": {0: "batch"}, "probs": {0: "batch"}},
+                                  opset_version=OPSET, dynamo=False)
+            preprocessing["onnx_images_input"] = list(images.shape[1:])
+        except Exception:  # noqa: BLE001 - the images graph only makes scoring faster: the export stands without it
+            (out_dir / ONNX_IMAGES_MODEL).unlink(missing_ok=True)
     write_text_atomic(out_dir / ONNX_PREPROCESSING, json.dumps(preprocessing, indent=2, default=str))
     ensemble.card.save(out_dir / "model.json")  # the card the folds share travels with the graph
     return out_dir

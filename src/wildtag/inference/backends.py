@@ -30,6 +30,7 @@ from wildtag.registry import Registry
 BACKENDS = Registry("backend")
 PRECISIONS = ("fp32", "bf16")
 ONNX_MODEL = "model.onnx"
+ONNX_IMAGES_MODEL = "model_images.onnx"  # the same folds on the stream frontend's images (no STFT inside)
 ONNX_PREPROCESSING = "preprocessing.json"
 
 
@@ -163,13 +164,34 @@ class OnnxScorer:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # idle threads sleep, as torch's do (wildtag.runtime): spinning ones take the decode workers' cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        self.images_session, self._frontend = None, None
+        if (folder / ONNX_IMAGES_MODEL).exists():
+            self.images_session = ort.InferenceSession(str(folder / ONNX_IMAGES_MODEL), options,
+                                                       providers=["CPUExecutionProvider"])
+            from wildtag.features import create_frontend
+
+            spec = dict(self.card.frontend)
+            spec.pop("sample_rate", None)
+            self._frontend = create_frontend(spec.pop("name"), sample_rate=self.card.sample_rate, **spec).eval()
+
+    def stream_frontend(self) -> nn.Module | None:
+        """The frontend whose images ``model_images.onnx`` scores (the decode workers compute them), or None
+        for an export without that graph."""
+        return self._frontend
 
     def scores(self, wave: Tensor) -> Tensor:
-        """Probabilities ``(B, K)`` float32 for waveforms ``(B, N)``."""
+        """Probabilities ``(B, K)`` float32 for waveforms ``(B, N)``, or for :meth:`stream_frontend` images."""
         array = np.ascontiguousarray(wave.detach().cpu().numpy(), dtype=np.float32)
-        (probs,) = self.session.run(None, {self.input_name: array})
+        if array.ndim == 4:
+            if self.images_session is None:
+                raise ValueError("this export has no images graph: give waveforms (batch, samples)")
+            (probs,) = self.images_session.run(None, {self.images_session.get_inputs()[0].name: array})
+        else:
+            (probs,) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(probs)
 
 
