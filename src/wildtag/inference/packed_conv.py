@@ -2,7 +2,7 @@
 
 ``nn.Conv2d`` hands oneDNN its weights in torch's layout, so every call reorders them into oneDNN's blocked
 layout before convolving, and the ReLU after it is a second pass over the feature map. Packing the weights
-once for the batch shape and fusing the ReLU into the convolution gives the same bits, 1.05-1.1x faster
+once for the batch shape and fusing the ReLU into the convolution gives the same bits, 1.05-1.07x faster
 on tiny_cnn at batch 64 (``benchmarks/inference/README.md``). The oneDNN calls are the ones torch's own
 compiler (inductor) emits; where this torch build lacks them, :func:`pack_conv_relu` changes nothing.
 """
