@@ -85,16 +85,18 @@ def build_long_file(path: Path, hours: float, clips: list[Path]) -> float:
 
 
 def demo_model(folder: Path) -> Path:
-    """An untrained run with the demo recipe's architecture and inference settings."""
+    """An untrained run with the demo recipe's architecture and inference settings (read from the recipe)."""
+    from wildtag.config import load_config
     from wildtag.models.card import InferenceDefaults, ModelCard, Provenance
     from wildtag.testing import write_model_run
 
+    cfg = load_config("demo", check=False)
     card = ModelCard(
-        sample_rate=22050, window_s=2.0, class_names=tuple(f"species_{k}" for k in range(4)),
-        frontend={"name": "logmel", "n_fft": 1024, "hop_length": 256, "n_mels": 64, "f_min": 50.0,
-                  "normalize": "per_bin"},
-        backbone={"name": "tiny_cnn"}, head={"name": "linear", "pool": "avgmax", "dropout": 0.2},
-        inference=InferenceDefaults(window_s=2.0, hop_s=1.0, aggregate={"name": "mean"}),
+        sample_rate=cfg.audio.sample_rate, window_s=cfg.audio.window_s,
+        class_names=tuple(f"species_{k}" for k in range(4)),
+        frontend=cfg.model.frontend.spec(), backbone=cfg.model.backbone.spec(), head=cfg.model.head.spec(),
+        inference=InferenceDefaults(window_s=cfg.audio.window_s, hop_s=cfg.inference.hop_s,
+                                    aggregate=cfg.inference.aggregate.spec()),
         provenance=Provenance(wildtag_version="bench", created="2026-12-02T00:00:00Z"),
     )
     return write_model_run(folder, card)

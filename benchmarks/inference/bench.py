@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 CLIPS = Path(os.environ.get("WILDTAG_SHARED_DATA", REPO.parent / "shared" / "data")) / "insectset32"
 MODELS = {
     "demo": ("demo", []),
+    "demo_hop256": ("demo", ["model.frontend.hop_length=256"]),  # the demo recipe before 2026-12-03 17:00
     "insectset32": ("insectset32", []),
     "resnet18_5s": ("insectset32", ["model.backbone={name: resnet18}", "audio.window_s=5.0",
                                     "inference.hop_s=5.0"]),
@@ -132,6 +133,7 @@ def main() -> None:
     import torch
 
     from wildtag.inference.backends import cpu_has_bf16, create_scorer
+    from wildtag.inference.loading import load_ensemble
     from wildtag.inference.predict import predict
     from wildtag.inference.stream import file_windows
     from wildtag.runtime import configure_threads
@@ -152,7 +154,7 @@ def main() -> None:
         sr, window_s = int(pre["sample_rate"]), float(pre["window_s"])
         hop_s = float(pre["inference"]["hop_s"])
         row: dict = {"window_s": window_s, "hop_s": hop_s, "sample_rate": sr,
-                     "params": sum(p.numel() for m in probe.ensemble.models for p in m.parameters())}
+                     "params": sum(p.numel() for m in load_ensemble(run).models for p in m.parameters())}
         decode_s, n_windows = decode_only(wav, sr, window_s, hop_s)
         row["decode_x"] = audio_s / decode_s
         bound_n = int(args.bound_minutes * 60 / hop_s)
