@@ -23,7 +23,7 @@ STAGES = [
     ("backbone", ("forward_features",)),
     ("head", ("forward_head",)),
     ("scorer other", ("TorchScorer.scores", "Ensemble.scores")),
-    ("decode + resample", ("stream_blocks", "soxr", "soundfile")),
+    ("decode + resample", ("stream_blocks", "file_chunks", "/wildtag/audio/", "soxr", "soundfile")),
     ("windowing", ("file_windows",)),
     ("collate + IPC", ("collate_stream", "_MultiProcessingDataLoaderIter", "pin_memory", "Queue.", "_serve",
                        "reduce_storage", "rebuild_storage", "default_collate", "_feed")),
@@ -42,6 +42,9 @@ def breakdown(path: str) -> dict[str, dict[str, float]]:
         process = profile["name"].split(" Thread")[0]
         for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
             names = [frames[i]["name"] + " " + (frames[i].get("file") or "") for i in stack]
+            # A forked worker's stack starts with its parent's (DataLoader start-up): keep only its own.
+            own = [k for k, n in enumerate(names) if n.startswith("BaseProcess._bootstrap ")]
+            names = names[own[-1]:] if own else names
             stage = next((s for s, marks in STAGES if any(m in n for n in names for m in marks)), "other")
             out[process][stage] += weight
     return out

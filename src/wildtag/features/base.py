@@ -151,13 +151,16 @@ class Frontend(nn.Module):
                 # windows too short for interior frames, or one window on the frame grid: nothing to share
                 aligned[:] = False
             out = None
+            any_aligned = bool(aligned.any())
             if not bool(aligned.all()):
                 rest = starts[~aligned]
                 waves = slices(signal, rest, window_n)
                 per_window = self.project(self._stft_power(self._check_wave(waves)))
+                if not any_aligned:  # every window computed alone (short files): no scatter into a new tensor
+                    return self._scale(per_window).unsqueeze(1)
                 out = per_window.new_empty(len(starts), *per_window.shape[1:])
                 out[~aligned] = per_window
-            if bool(aligned.any()):
+            if any_aligned:
                 shared = self._shared_frames(signal, starts[aligned], window_n, t_lo, t_hi)
                 if out is None:
                     out = shared
