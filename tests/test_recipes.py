@@ -140,3 +140,17 @@ def test_recipe_backbone_builds(recipe):
     backbone = create_backbone(cfg.model.backbone.name, in_chans=in_chans,
                                **{k: v for k, v in cfg.model.backbone.kwargs.items()})
     assert backbone.num_features > 0
+
+
+@pytest.mark.parametrize("recipe", ["demo", "insectset32"])
+def test_predict_windows_of_the_from_scratch_recipes_lie_on_the_stft_frame_grid(recipe):
+    """Overlapping windows share STFT frames in predict only when the hop is whole STFT hops (issue 8)."""
+    from wildtag.features import create_frontend
+    from wildtag.features.base import shares_frames
+
+    cfg = load_config(recipe, check=False)
+    frontend = create_frontend(cfg.model.frontend.name, sample_rate=cfg.audio.sample_rate, **cfg.model.frontend.kwargs)
+    hop_samples = cfg.inference.hop_s * cfg.audio.sample_rate
+    assert shares_frames(frontend)
+    assert hop_samples == int(hop_samples) and int(hop_samples) % frontend.hop_length == 0
+    assert cfg.inference.hop_s < cfg.audio.window_s  # windows overlap, so there are frames to share
