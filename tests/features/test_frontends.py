@@ -135,6 +135,20 @@ def test_per_bin_standardises_each_example_and_bin_over_time():
     )
 
 
+
+def test_per_bin_gives_exact_zeros_for_bins_constant_at_the_db_floor():
+    """A bin at the top_db floor in every frame (seen in a real recording at -59.396 dB) standardises to exactly 0,
+    not to the float rounding of its mean divided by the epsilon (which differed between torch and ONNX)."""
+    frontend = LogMelFrontend(22050, n_fft=1024, hop_length=441, n_mels=64, f_min=50.0, normalize="per_bin")
+    images = -40.0 + 10.0 * torch.randn(2, 1, 64, 101, generator=torch.Generator().manual_seed(7))
+    images[0, 0, 21] = -59.39606475830078
+    images[1, 0, :8] = -59.39606475830078
+    with torch.no_grad():
+        spec = frontend.finish(images)[:, 0]
+    assert torch.equal(spec[0, 21], torch.zeros(101)) and torch.equal(spec[1, :8], torch.zeros(8, 101))
+    torch.testing.assert_close(spec[1, 8:].std(dim=-1, unbiased=False), torch.ones(56), atol=1e-4, rtol=0)
+    torch.testing.assert_close(spec[1, 8:].mean(dim=-1), torch.zeros(56), atol=1e-5, rtol=0)
+
 def test_batchnorm_normalises_each_bin_over_the_batch_in_training_and_is_in_the_state_dict():
     frontend = StftFrontend(SR, n_fft=256, hop_length=128, normalize="batchnorm").train()
     spec = frontend(torch.randn(4, 4000, generator=torch.Generator().manual_seed(3)))[:, 0]

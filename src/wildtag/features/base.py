@@ -250,9 +250,13 @@ class Frontend(nn.Module):
 
     def _normalize(self, spec: Tensor) -> Tensor:
         if self.normalize == "per_bin":
-            mean = spec.mean(dim=-1, keepdim=True)
-            std = spec.std(dim=-1, keepdim=True, unbiased=False)
-            return (spec - mean) / std.clamp_min(_NORM_EPS)
+            # Shifted by each bin's first frame: a constant bin (digital silence at the dB floor) is then exactly
+            # 0, not the float rounding of its mean divided by the epsilon (noise up to ~1 that differed between
+            # torch and onnxruntime); for other bins the same standardisation, with less cancellation.
+            shifted = spec - spec[..., :1]
+            centred = shifted - shifted.mean(dim=-1, keepdim=True)
+            std = centred.square().mean(dim=-1, keepdim=True).sqrt()
+            return centred / std.clamp_min(_NORM_EPS)
         if self.normalize == "batchnorm":
             return self.bn(spec.transpose(1, 2)).transpose(1, 2)
         return spec
