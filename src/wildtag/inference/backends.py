@@ -249,7 +249,8 @@ def create_scorer(
     """A scorer for a run, checkpoint or loaded :class:`Ensemble` (torch) or an export folder (onnx).
 
     ``precision`` defaults to bf16 on CUDA and fp32 elsewhere; ``channels_last`` defaults to on for
-    models with 2-d convolutions.
+    models with 2-d convolutions. A given :class:`Ensemble` is turned into an inference-only one in place
+    (BatchNorm folded, convolutions packed): pass ``copy.deepcopy(ensemble)`` to keep training or exporting it.
     """
     on_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     precision = precision or ("bf16" if on_cuda and backend == "torch" else "fp32")
