@@ -135,7 +135,6 @@ def test_per_bin_standardises_each_example_and_bin_over_time():
     )
 
 
-
 def test_per_bin_gives_exact_zeros_for_bins_constant_at_the_db_floor():
     """A bin at the top_db floor in every frame (seen in a real recording at -59.396 dB) standardises to exactly 0,
     not to the float rounding of its mean divided by the epsilon (which differed between torch and ONNX)."""
@@ -148,6 +147,7 @@ def test_per_bin_gives_exact_zeros_for_bins_constant_at_the_db_floor():
     assert torch.equal(spec[0, 21], torch.zeros(101)) and torch.equal(spec[1, :8], torch.zeros(8, 101))
     torch.testing.assert_close(spec[1, 8:].std(dim=-1, unbiased=False), torch.ones(56), atol=1e-4, rtol=0)
     torch.testing.assert_close(spec[1, 8:].mean(dim=-1), torch.zeros(56), atol=1e-5, rtol=0)
+
 
 def test_batchnorm_normalises_each_bin_over_the_batch_in_training_and_is_in_the_state_dict():
     frontend = StftFrontend(SR, n_fft=256, hop_length=128, normalize="batchnorm").train()
